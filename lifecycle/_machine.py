@@ -1,0 +1,584 @@
+"""The engine: a ``transitions`` machine built from a table, and the per-run :class:`RunLifecycle`.
+
+Theory of operation
+-------------------
+One ``transitions.Machine(model=None, auto_transitions=False)`` exists per lifecycle spec, built
+lazily from the spec's edges and shared by every run. Runs are never attached with ``add_model``
+(its cost grows with the number of attached models); instead each trigger is fired with
+``machine.events[name].trigger(run, **kwargs)`` on the :class:`RunLifecycle` object itself, which
+holds its status in the ``_status`` slot. Attaching a run is therefore O(1) and a dropped run is
+freed by reference counting.
+
+Machine callbacks only *record*: ``after_state_change`` appends a :class:`JournalEntry`;
+entering an awaiting-client status (``requires_action``) emits a :class:`DispatchTools` command;
+entering a terminal status emits :class:`Finished`. Commands wait in the run's outbox until the
+driver takes them with :meth:`RunLifecycle.take_commands`. No I/O and no tool runs inside a
+callback, so nothing the machine does can cancel or re-run a tool. User hooks (:class:`Hooks`)
+are called after the machine step has completed, never from inside it.
+
+``trigger()`` is strict (one direct edge whose guard passes). ``observe()`` reconciles a status
+seen on the server: the server is authoritative, a poll is a snapshot, so a status reachable
+forward is applied along the table's shortest path (intermediate steps journaled as inferred),
+and anything else is recorded as an :class:`Anomaly` without moving the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from transitions import Machine
+from transitions.core import Event, EventData
+
+from lifecycle._guards import GUARDS, GuardContext
+from lifecycle._records import (
+    Anomaly,
+    AnomalyKind,
+    Command,
+    DispatchTools,
+    Finished,
+    JournalEntry,
+    ToolCall,
+    Via,
+)
+from lifecycle._spec import Edge, LifecycleSpec, ObservedPolicy
+from lifecycle._table import ASSISTANTS_RUN, CANCEL_GUARD, SUBMIT_GUARD
+from lifecycle.errors import GuardRejected, IllegalTransition
+
+if TYPE_CHECKING:
+    from lifecycle._snapshot import LifecycleSnapshot
+
+__all__ = ["Hooks", "RunLifecycle", "build_machine"]
+
+Clock = Callable[[], float]
+_NO_BLOCK: frozenset[str] = frozenset()
+
+
+# -- the shared machine per spec ---------------------------------------------------------------
+
+
+def _on_enter_awaiting(ev: EventData) -> None:
+    run: RunLifecycle = ev.model
+    calls = run._ctx.tool_calls if run._ctx is not None else ()
+    run._emit(DispatchTools(state=run._status, tool_calls=calls))
+
+
+def _on_enter_terminal(ev: EventData) -> None:
+    run: RunLifecycle = ev.model
+    run._emit(Finished(status=run._status))
+
+
+def _record(ev: EventData) -> None:
+    run: RunLifecycle = ev.model
+    kw = ev.kwargs
+    transition = ev.transition
+    assert transition is not None
+    source = transition.source
+    edge = run.spec.edge(source, ev.event.name)
+    run._journal.append(
+        JournalEntry(
+            source=source,
+            dest=run._status,
+            trigger=ev.event.name,
+            via=str(kw.get("via", Via.CLIENT)),
+            at=kw.get("at"),
+            inferred=bool(kw.get("inferred", False)),
+            external=bool(kw.get("external", False)),
+            kind=edge.kind.value if edge is not None else "documented",
+        )
+    )
+    ctx = run._ctx
+    if ctx is not None and source in run._awaiting:
+        # leaving the awaiting-client status closes the tool-call round
+        ctx.tool_calls = ()
+        ctx.submitted_call_ids = frozenset()
+
+
+def _condition(guard_name: str) -> Callable[[EventData], bool]:
+    guard = GUARDS[guard_name]
+
+    def check(ev: EventData) -> bool:
+        run: RunLifecycle = ev.model
+        return guard(run._context(), ev.kwargs) is None
+
+    check.__name__ = guard_name
+    return check
+
+
+_MACHINES: dict[int, tuple[LifecycleSpec[Any], Machine, dict[str, Event]]] = {}
+
+
+def build_machine(spec: LifecycleSpec[Any]) -> tuple[Machine, dict[str, Event]]:
+    """Return the shared ``transitions`` machine for ``spec`` and its events by trigger name.
+
+    The machine is built once per spec from the table: states (awaiting-client states get the
+    dispatch callback, terminal states the finish callback), one transition per edge with its
+    guard as a condition, ``auto_transitions=False`` and invalid triggers raising.
+    """
+    cached = _MACHINES.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1], cached[2]
+    states: list[dict[str, Any]] = []
+    for s in spec.states:
+        state: dict[str, Any] = {"name": s.value}
+        if s in spec.awaiting_client:
+            state["on_enter"] = [_on_enter_awaiting]
+        if s in spec.terminal:
+            state["on_enter"] = [_on_enter_terminal]
+            state["final"] = True
+        states.append(state)
+    transitions: list[dict[str, Any]] = []
+    for edge in spec.edges:
+        t: dict[str, Any] = {"trigger": edge.trigger, "source": edge.source, "dest": edge.dest}
+        if edge.guard is not None:
+            t["conditions"] = [_condition(edge.guard)]
+        transitions.append(t)
+    machine = Machine(
+        model=None,
+        states=states,
+        transitions=transitions,
+        initial=spec.initial.value,
+        auto_transitions=False,
+        send_event=True,
+        model_attribute="_status",
+        after_state_change=[_record],
+        name=spec.name,
+    )
+    events = dict(machine.events)
+    _MACHINES[id(spec)] = (spec, machine, events)
+    return machine, events
+
+
+# -- hooks -------------------------------------------------------------------------------------
+
+TransitionHook = Callable[["RunLifecycle", JournalEntry], None]
+ToolCallsHook = Callable[["RunLifecycle", tuple[ToolCall, ...]], None]
+AnomalyHook = Callable[["RunLifecycle", Anomaly], None]
+
+
+class Hooks:
+    """Typed user hooks, called after a machine step completes (never inside a callback).
+
+    A hook that raises does not stop the engine: the exception is recorded as a
+    ``hook_failed`` anomaly (type name only, no message, so no secret leaks through it).
+
+    Example::
+
+        hooks = Hooks()
+
+        @hooks.on_requires_action
+        def queue_tools(run, calls): ...
+
+        @hooks.on_enter("completed")
+        def done(run, entry): ...
+    """
+
+    __slots__ = ("_anomaly", "_enter", "_requires_action", "_transition")
+
+    def __init__(self) -> None:
+        self._transition: list[TransitionHook] = []
+        self._enter: dict[str, list[TransitionHook]] = {}
+        self._requires_action: list[ToolCallsHook] = []
+        self._anomaly: list[AnomalyHook] = []
+
+    def on_transition(self, fn: TransitionHook) -> TransitionHook:
+        """Call ``fn(run, entry)`` after every applied transition."""
+        self._transition.append(fn)
+        return fn
+
+    def on_enter(self, state: str) -> Callable[[TransitionHook], TransitionHook]:
+        """Call ``fn(run, entry)`` after every transition into ``state``."""
+
+        def register(fn: TransitionHook) -> TransitionHook:
+            self._enter.setdefault(str(state), []).append(fn)
+            return fn
+
+        return register
+
+    def on_requires_action(self, fn: ToolCallsHook) -> ToolCallsHook:
+        """Call ``fn(run, tool_calls)`` when the run starts waiting for tool outputs."""
+        self._requires_action.append(fn)
+        return fn
+
+    def on_anomaly(self, fn: AnomalyHook) -> AnomalyHook:
+        """Call ``fn(run, anomaly)`` for every recorded anomaly."""
+        self._anomaly.append(fn)
+        return fn
+
+
+# -- the per-run lifecycle ---------------------------------------------------------------------
+
+
+class RunLifecycle:
+    """The lifecycle of one run: its state, journal, anomalies and guard context.
+
+    Args:
+        spec: the lifecycle table (default: Assistants runs).
+        strict: when ``True``, ``observe()`` raises :class:`IllegalTransition` instead of
+            recording an anomaly.
+        hooks: user hooks (see :class:`Hooks`).
+        clock: a function returning the current time in seconds, used when ``at`` is not given.
+            The engine never reads a clock of its own.
+    """
+
+    __slots__ = (
+        "_anomalies",
+        "_awaiting",
+        "_clock",
+        "_ctx",
+        "_events",
+        "_hooks",
+        "_journal",
+        "_outbox",
+        "_status",
+        "_strict",
+        "spec",
+    )
+
+    _status: str
+
+    def __init__(
+        self,
+        spec: LifecycleSpec[Any] = ASSISTANTS_RUN,
+        *,
+        strict: bool = False,
+        hooks: Hooks | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.spec = spec
+        _, self._events = build_machine(spec)
+        self._awaiting = spec.awaiting_client_values
+        self._status = spec.initial.value
+        self._journal: list[JournalEntry] = []
+        self._anomalies: list[Anomaly] | None = None
+        self._ctx: GuardContext | None = None
+        self._outbox: list[Command] | None = None
+        self._hooks = hooks
+        self._strict = strict
+        self._clock = clock
+
+    # -- read-only views -----------------------------------------------------------------------
+
+    @property
+    def state(self) -> Any:
+        """The current status, as a member of the spec's StrEnum (compares equal to its string)."""
+        return self.spec.status_type(self._status)
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the run has reached a terminal status."""
+        return self._status in self.spec.terminal_values
+
+    @property
+    def awaiting_client(self) -> bool:
+        """Whether only the client can move the run on (e.g. it waits for tool outputs)."""
+        return self._status in self._awaiting
+
+    @property
+    def history(self) -> tuple[JournalEntry, ...]:
+        """Every applied transition, oldest first."""
+        return tuple(self._journal)
+
+    @property
+    def anomalies(self) -> tuple[Anomaly, ...]:
+        """Every recorded anomaly, oldest first."""
+        return tuple(self._anomalies or ())
+
+    @property
+    def pending_tool_calls(self) -> tuple[ToolCall, ...]:
+        """The tool calls of the current requires_action round (empty outside one)."""
+        return self._ctx.tool_calls if self._ctx is not None else ()
+
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether we asked for a cancel."""
+        return self._ctx is not None and self._ctx.cancel_requested
+
+    def __repr__(self) -> str:
+        return (
+            f"<RunLifecycle {self.spec.name} state={self._status!r} "
+            f"transitions={len(self._journal)} anomalies={len(self._anomalies or ())}>"
+        )
+
+    # -- client intents (no transition) --------------------------------------------------------
+
+    def request_cancel(self) -> None:
+        """Record that we asked for a cancel, so the cancel edges' guard passes."""
+        self._context().cancel_requested = True
+
+    def record_submission(self, tool_call_ids: Iterable[str]) -> None:
+        """Record that our tool outputs for these ids were accepted by the server."""
+        self._context().submitted_call_ids = frozenset(tool_call_ids)
+
+    def take_commands(self) -> list[Command]:
+        """Return and clear the commands emitted by the machine since the last call."""
+        out = self._outbox or []
+        self._outbox = None
+        return out
+
+    # -- transitions ---------------------------------------------------------------------------
+
+    def trigger(
+        self, name: str, *, via: str = Via.CLIENT, at: float | None = None, **context: Any
+    ) -> JournalEntry:
+        """Apply trigger ``name`` from the current state, strictly.
+
+        Args:
+            name: a trigger of the table.
+            via: how the move is known (default ``client``).
+            at: time in seconds; defaults to the clock, if any.
+            **context: extra guard context, e.g. ``tool_call_ids=[...]`` for the submit edge.
+
+        Returns:
+            The journal entry of the applied transition.
+
+        Raises:
+            IllegalTransition: no edge ``(state, name)``; the state and journal are unchanged.
+            GuardRejected: the edge's guard rejected the move; nothing changed.
+        """
+        edge = self.spec.edge(self._status, name)
+        if edge is None:
+            raise IllegalTransition(self._status, trigger=name, reason="no such edge")
+        if edge.guard is not None:
+            reason = GUARDS[edge.guard](self._context(), context)
+            if reason is not None:
+                raise GuardRejected(self._status, trigger=name, guard=edge.guard, reason=reason)
+        if edge.guard == SUBMIT_GUARD:
+            ids = context.get("tool_call_ids", context.get("outputs"))
+            if ids is not None:
+                self.record_submission(ids)
+        if edge.guard == CANCEL_GUARD:
+            self.request_cancel()
+        before = self._mark()
+        self._fire(edge, via=str(via), at=self._now(at), inferred=False, external=False)
+        self._after_step(before)
+        return self._journal[-1]
+
+    def observe(
+        self,
+        status: str,
+        *,
+        via: str = Via.POLL,
+        at: float | None = None,
+        tool_calls: Sequence[ToolCall] | None = None,
+        strict: bool | None = None,
+    ) -> list[JournalEntry]:
+        """Reconcile a status seen on the server.
+
+        * the same status again changes nothing and journals nothing;
+        * a status reachable forward is applied along the shortest table path, the intermediate
+          steps journaled as inferred;
+        * anything else (unknown string, regression, change after a terminal status) is recorded
+          as an anomaly and the state does not move; with ``strict`` it raises instead.
+
+        Args:
+            status: the raw status string from the server.
+            via: ``poll``, ``stream`` or ``client``.
+            at: time in seconds; defaults to the clock, if any.
+            tool_calls: for a requires_action status, the calls it asks for.
+            strict: override the lifecycle's ``strict`` setting for this call.
+
+        Returns:
+            The transitions applied (empty when nothing changed).
+
+        Raises:
+            IllegalTransition: only in strict mode, for an observation that would be an anomaly.
+        """
+        raw = str(status)
+        when = self._now(at)
+        spec = self.spec
+        before = self._mark()
+        if raw == self._status:
+            if raw in self._awaiting and tool_calls is not None:
+                self._same_round(tool_calls, via, when)
+            self._after_step(before)
+            return []
+        strict_now = self._strict if strict is None else strict
+        if raw not in spec.state_values:
+            return self._reject(AnomalyKind.UNKNOWN_STATUS, raw, via, when, strict_now, before)
+        if self._status in spec.terminal_values:
+            kind = (
+                AnomalyKind.TERMINAL_FLIP
+                if raw in spec.terminal_values
+                else AnomalyKind.AFTER_TERMINAL
+            )
+            return self._reject(kind, raw, via, when, strict_now, before)
+        path = spec.path(self._status, raw, blocked=self._blocked())
+        if path is None:
+            return self._reject(AnomalyKind.REGRESSION, raw, via, when, strict_now, before)
+        if raw in self._awaiting:
+            calls = tuple(tool_calls) if tool_calls is not None else ()
+            self._context().tool_calls = calls
+            if tool_calls is not None and not calls:
+                self._anomaly(
+                    AnomalyKind.MISSING_TOOL_CALLS,
+                    raw,
+                    via,
+                    when,
+                    "requires_action without tool calls: re-read, never submit an empty set",
+                )
+        last = len(path) - 1
+        for i, edge in enumerate(path):
+            external = False
+            if edge.guard is not None and edge.when_observed is ObservedPolicy.FLAG_EXTERNAL:
+                external = GUARDS[edge.guard](self._context(), {}) is not None
+                if external:
+                    self._anomaly(
+                        AnomalyKind.EXTERNAL_CANCEL,
+                        raw,
+                        via,
+                        when,
+                        f"{edge.trigger} seen without our request: applied, flagged external",
+                    )
+            self._fire(edge, via=str(via), at=when, inferred=i < last, external=external)
+        self._after_step(before)
+        return self._journal[before[0] :]
+
+    # -- snapshots -----------------------------------------------------------------------------
+
+    def snapshot(self) -> LifecycleSnapshot:
+        """Return a pydantic snapshot (state, journal, anomalies, guard context)."""
+        from lifecycle._snapshot import to_snapshot
+
+        return to_snapshot(self)
+
+    @classmethod
+    def restore(
+        cls,
+        snapshot: LifecycleSnapshot | dict[str, Any] | str | bytes,
+        *,
+        hooks: Hooks | None = None,
+        clock: Clock | None = None,
+        strict: bool = False,
+    ) -> RunLifecycle:
+        """Rebuild a lifecycle from :meth:`snapshot` output (a model, a dict or JSON)."""
+        from lifecycle._snapshot import from_snapshot
+
+        return from_snapshot(cls, snapshot, hooks=hooks, clock=clock, strict=strict)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _now(self, at: float | None) -> float | None:
+        if at is not None:
+            return at
+        return self._clock() if self._clock is not None else None
+
+    def _context(self) -> GuardContext:
+        ctx = self._ctx
+        if ctx is None:
+            ctx = self._ctx = GuardContext()
+        return ctx
+
+    def _emit(self, command: Command) -> None:
+        if self._outbox is None:
+            self._outbox = [command]
+        else:
+            self._outbox.append(command)
+
+    def _blocked(self) -> frozenset[str]:
+        """Guards of REQUIRE_GUARD edges that do not pass now (their edges can't be inferred)."""
+        names = self.spec.require_guard_names
+        if not names:
+            return _NO_BLOCK
+        ctx = self._context()
+        blocked = frozenset(n for n in names if GUARDS[n](ctx, {}) is not None)
+        return blocked or _NO_BLOCK
+
+    def _fire(
+        self, edge: Edge, *, via: str, at: float | None, inferred: bool, external: bool
+    ) -> None:
+        ok = self._events[edge.trigger].trigger(
+            self, via=via, at=at, inferred=inferred, external=external
+        )
+        if not ok:  # pragma: no cover - guards were checked before firing
+            raise IllegalTransition(self._status, trigger=edge.trigger, reason="guard rejected")
+
+    def _same_round(self, tool_calls: Sequence[ToolCall], via: str, when: float | None) -> None:
+        ctx = self._context()
+        calls = tuple(tool_calls)
+        known = ctx.required_call_ids
+        new = frozenset(c.id for c in calls)
+        if not known and new:
+            # requires_action was first seen without its payload: start the round now
+            ctx.tool_calls = calls
+            self._emit(DispatchTools(state=self._status, tool_calls=calls))
+        elif new and new != known:
+            self._anomaly(
+                AnomalyKind.TOOL_CALLS_CHANGED,
+                self._status,
+                via,
+                when,
+                "the same requires_action round reports other tool calls; kept the first",
+            )
+
+    def _reject(
+        self,
+        kind: AnomalyKind,
+        raw: str,
+        via: str,
+        when: float | None,
+        strict: bool,
+        before: tuple[int, int],
+    ) -> list[JournalEntry]:
+        if strict:
+            raise IllegalTransition(self._status, target=raw, reason=kind.value)
+        detail = {
+            AnomalyKind.UNKNOWN_STATUS: "status not in the table; state kept",
+            AnomalyKind.REGRESSION: "not reachable forward from the current state; state kept",
+            AnomalyKind.AFTER_TERMINAL: "the run already ended; state kept",
+            AnomalyKind.TERMINAL_FLIP: "a different terminal status after the first; first kept",
+        }[kind]
+        self._anomaly(kind, raw, via, when, detail)
+        self._after_step(before)
+        return []
+
+    def _anomaly(
+        self, kind: AnomalyKind, raw: str, via: str, when: float | None, detail: str
+    ) -> None:
+        record = Anomaly(
+            kind=kind.value,
+            observed=raw[:200],
+            state=self._status,
+            at=when,
+            via=str(via),
+            detail=detail,
+        )
+        if self._anomalies is None:
+            self._anomalies = [record]
+        else:
+            self._anomalies.append(record)
+        if self._hooks is not None and kind is not AnomalyKind.HOOK_FAILED:
+            for fn in self._hooks._anomaly:
+                self._call_hook(fn, record)
+
+    def _mark(self) -> tuple[int, int]:
+        return len(self._journal), len(self._outbox) if self._outbox is not None else 0
+
+    def _after_step(self, before: tuple[int, int]) -> None:
+        hooks = self._hooks
+        if hooks is None:
+            return
+        for entry in self._journal[before[0] :]:
+            for fn in hooks._transition:
+                self._call_hook(fn, entry)
+            for fn in hooks._enter.get(entry.dest, ()):
+                self._call_hook(fn, entry)
+        if hooks._requires_action and self._outbox:
+            for command in self._outbox[before[1] :]:
+                if isinstance(command, DispatchTools):
+                    for tools_fn in hooks._requires_action:
+                        self._call_hook(tools_fn, command.tool_calls)
+
+    def _call_hook(self, fn: Callable[..., None], arg: Any) -> None:
+        try:
+            fn(self, arg)
+        except Exception as exc:  # a user hook must never crash the engine
+            name = getattr(fn, "__qualname__", type(fn).__name__)
+            self._anomaly(
+                AnomalyKind.HOOK_FAILED,
+                name,
+                Via.CLIENT,
+                self._now(None),
+                f"hook raised {type(exc).__name__}",
+            )
+
