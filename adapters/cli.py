@@ -1,0 +1,110 @@
+"""The ``lifecycle`` command line (click).
+
+Subcommands import their implementation lazily, so ``lifecycle check`` does not pay for the HTTP
+stack and ``lifecycle --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from lifecycle import LIFECYCLES
+
+LIFECYCLE_CHOICE = click.Choice(sorted(LIFECYCLES), case_sensitive=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="run-lifecycle")
+def main() -> None:
+    """Explicit state machines for OpenAI-style run lifecycles."""
+
+
+@main.command()
+@click.argument("trace", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option(
+    "--lifecycle",
+    "lifecycle_name",
+    type=LIFECYCLE_CHOICE,
+    default="assistants-run",
+    show_default=True,
+    help="Which lifecycle table to check the trace against.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check(trace: Path, lifecycle_name: str, as_json: bool) -> None:
+    """Validate a recorded status TRACE (one status per line, or JSON Lines with "status").
+
+    Exit 0 when every observation is legal, 1 when any is an anomaly, 2 on unreadable input.
+    """
+    from lifecycle._trace import TraceError, check_trace, read_trace
+
+    try:
+        text = sys.stdin.read() if str(trace) == "-" else trace.read_text(encoding="utf-8")
+        observations = read_trace(text)
+    except (OSError, UnicodeDecodeError, TraceError) as exc:
+        click.echo(f"error: cannot read trace {trace}: {exc}", err=True)
+        sys.exit(2)
+    report = check_trace(observations, LIFECYCLES[lifecycle_name])
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        for line in report.lines():
+            click.echo(line)
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.option(
+    "--lifecycle",
+    "lifecycle_name",
+    type=LIFECYCLE_CHOICE,
+    default="assistants-run",
+    show_default=True,
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "svg", "png"]),
+    default="mermaid",
+    show_default=True,
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--journal",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A snapshot, journal or trace file whose path is highlighted on the diagram.",
+)
+def diagram(lifecycle_name: str, fmt: str, out: Path | None, journal: Path | None) -> None:
+    """Draw a lifecycle from its transition table (Mermaid, DOT, SVG or PNG)."""
+    from adapters.diagram_cli import run_diagram
+
+    sys.exit(run_diagram(lifecycle_name, fmt, out, journal))
+
+
+@main.command()
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only by default.")
+@click.option("--scenario", default="order-total", show_default=True)
+def simulate(port: int, host: str, scenario: str) -> None:
+    """Serve the Assistants-compatible simulator over HTTP."""
+    from adapters.simulator.server import serve
+
+    serve(host=host, port=port, scenario=scenario)
+
+
+@main.command()
+@click.option("--base-url", envvar="OPENAI_BASE_URL", default=None, help="A real compatible server.")
+@click.option("--stream/--poll", default=False, help="Follow the run by streaming or polling.")
+@click.option("--scenario", default="order-total", show_default=True)
+def demo(base_url: str | None, stream: bool, scenario: str) -> None:
+    """Run the order-total assistant end to end (built-in simulator unless --base-url)."""
+    from adapters.demo import run_demo
+
+    sys.exit(run_demo(base_url=base_url, stream=stream, scenario=scenario))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
