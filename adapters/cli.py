@@ -33,7 +33,12 @@ def main() -> None:
     help="Which lifecycle table to check the trace against.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def check(trace: Path, lifecycle_name: str, as_json: bool) -> None:
+@click.option(
+    "--live-policy",
+    is_flag=True,
+    help="Judge client edges as a live controller would: an unrequested submit is a regression.",
+)
+def check(trace: Path, lifecycle_name: str, as_json: bool, live_policy: bool) -> None:
     """Validate a recorded status TRACE (one status per line, or JSON Lines with "status").
 
     Exit 0 when every observation is legal, 1 when any is an anomaly, 2 on unreadable input.
@@ -46,7 +51,9 @@ def check(trace: Path, lifecycle_name: str, as_json: bool) -> None:
     except (OSError, UnicodeDecodeError, TraceError) as exc:
         click.echo(f"error: cannot read trace {trace}: {exc}", err=True)
         sys.exit(2)
-    report = check_trace(observations, LIFECYCLES[lifecycle_name])
+    report = check_trace(
+        observations, LIFECYCLES[lifecycle_name], assume_client=not live_policy
+    )
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:

@@ -54,8 +54,11 @@ def outputs_cover_required_calls(ctx: GuardContext, kwargs: Mapping[str, Any]) -
     """The submit edge needs exactly one output for every required tool call.
 
     The submitted ids come from the trigger's ``tool_call_ids`` (or ``outputs`` mapping) keyword,
-    or from a submission recorded earlier with ``record_submission``.
+    or from a submission recorded earlier with ``record_submission``. ``assume_client=True``
+    (replaying a recorded trace, where our submission is implied) passes.
     """
+    if kwargs.get("assume_client"):
+        return None
     submitted = _ids(kwargs.get("tool_call_ids", kwargs.get("outputs")))
     if submitted is None:
         submitted = ctx.submitted_call_ids
@@ -75,7 +78,9 @@ def outputs_cover_required_calls(ctx: GuardContext, kwargs: Mapping[str, Any]) -
 
 def cancel_was_requested(ctx: GuardContext, kwargs: Mapping[str, Any]) -> str | None:
     """Cancel edges need a cancel request: ours, or one observed from elsewhere (external)."""
-    if ctx.cancel_requested or kwargs.get("cancel_requested") or kwargs.get("external"):
+    if kwargs.get("assume_client") or kwargs.get("external") or kwargs.get("cancel_requested"):
+        return None
+    if ctx.cancel_requested:
         return None
     return "no cancel was requested"
 

@@ -41,7 +41,7 @@ from lifecycle._records import (
     ToolCall,
     Via,
 )
-from lifecycle._spec import Edge, LifecycleSpec, ObservedPolicy
+from lifecycle._spec import Edge, EdgeKind, LifecycleSpec
 from lifecycle._table import ASSISTANTS_RUN, CANCEL_GUARD, SUBMIT_GUARD
 from lifecycle.errors import GuardRejected, IllegalTransition
 
@@ -362,6 +362,7 @@ class RunLifecycle:
         at: float | None = None,
         tool_calls: Sequence[ToolCall] | None = None,
         strict: bool | None = None,
+        assume_client: bool = False,
     ) -> list[JournalEntry]:
         """Reconcile a status seen on the server.
 
@@ -377,6 +378,8 @@ class RunLifecycle:
             at: time in seconds; defaults to the clock, if any.
             tool_calls: for a requires_action status, the calls it asks for.
             strict: override the lifecycle's ``strict`` setting for this call.
+            assume_client: treat client-driven edges as requested by the client (for replaying a
+                recorded trace, where our own submits and cancels are implied, not recorded).
 
         Returns:
             The transitions applied (empty when nothing changed).
@@ -403,9 +406,10 @@ class RunLifecycle:
                 else AnomalyKind.AFTER_TERMINAL
             )
             return self._reject(kind, raw, via, when, strict_now, before)
-        path = spec.path(self._status, raw, blocked=self._blocked())
-        if path is None:
+        plan = self._plan(raw, assume_client)
+        if plan is None:
             return self._reject(AnomalyKind.REGRESSION, raw, via, when, strict_now, before)
+        path, flagged = plan
         if raw in self._awaiting:
             calls = tuple(tool_calls) if tool_calls is not None else ()
             self._context().tool_calls = calls
@@ -419,18 +423,23 @@ class RunLifecycle:
                 )
         last = len(path) - 1
         for i, edge in enumerate(path):
-            external = False
-            if edge.guard is not None and edge.when_observed is ObservedPolicy.FLAG_EXTERNAL:
-                external = GUARDS[edge.guard](self._context(), {}) is not None
-                if external:
-                    self._anomaly(
-                        AnomalyKind.EXTERNAL_CANCEL,
-                        raw,
-                        via,
-                        when,
-                        f"{edge.trigger} seen without our request: applied, flagged external",
-                    )
-            self._fire(edge, via=str(via), at=when, inferred=i < last, external=external)
+            external = edge.guard is not None and edge.guard in flagged
+            if external:
+                self._anomaly(
+                    AnomalyKind.EXTERNAL_CANCEL,
+                    raw,
+                    via,
+                    when,
+                    f"{edge.trigger} seen without our request: applied, flagged external",
+                )
+            self._fire(
+                edge,
+                via=str(via),
+                at=when,
+                inferred=i < last,
+                external=external,
+                assume_client=assume_client,
+            )
         self._after_step(before)
         return self._journal[before[0] :]
 
@@ -475,20 +484,60 @@ class RunLifecycle:
         else:
             self._outbox.append(command)
 
-    def _blocked(self) -> frozenset[str]:
-        """Guards of REQUIRE_GUARD edges that do not pass now (their edges can't be inferred)."""
-        names = self.spec.require_guard_names
-        if not names:
-            return _NO_BLOCK
+    def _plan(
+        self, target: str, assume_client: bool
+    ) -> tuple[tuple[Edge, ...], frozenset[str]] | None:
+        """Choose the edges that explain an observed ``target``, and which guards are flagged.
+
+        A direct unguarded edge is the common case. Otherwise the shortest path avoiding every edge
+        whose guard does not pass; failing that, client edges with a ``FLAG_EXTERNAL`` policy may
+        be used (a cancel someone else made) as long as no tolerated server edge follows them (we
+        do not infer a foreign cancel *and* a lost race). ``REQUIRE_GUARD`` edges (our submit) are
+        never inferred without our submission.
+        """
+        spec = self.spec
+        direct = spec.edge_between(self._status, target)
+        if direct is not None and direct.guard is None:
+            return (direct,), _NO_BLOCK
+        if assume_client:
+            path = spec.path(self._status, target)
+            return (path, _NO_BLOCK) if path is not None else None
         ctx = self._context()
-        blocked = frozenset(n for n in names if GUARDS[n](ctx, {}) is not None)
-        return blocked or _NO_BLOCK
+        failing = frozenset(n for n in spec.guard_names if GUARDS[n](ctx, {}) is not None)
+        path = spec.path(self._status, target, blocked=failing)
+        if path is not None:
+            return path, _NO_BLOCK
+        flaggable = failing - spec.require_guard_names
+        if not flaggable:
+            return None
+        path = spec.path(self._status, target, blocked=failing - flaggable)
+        if path is None:
+            return None
+        seen_external = False
+        for edge in path:
+            if edge.guard in flaggable:
+                seen_external = True
+            elif seen_external and edge.kind is EdgeKind.TOLERATED:
+                return None
+        return path, flaggable
 
     def _fire(
-        self, edge: Edge, *, via: str, at: float | None, inferred: bool, external: bool
+        self,
+        edge: Edge,
+        *,
+        via: str,
+        at: float | None,
+        inferred: bool,
+        external: bool,
+        assume_client: bool = False,
     ) -> None:
         ok = self._events[edge.trigger].trigger(
-            self, via=via, at=at, inferred=inferred, external=external
+            self,
+            via=via,
+            at=at,
+            inferred=inferred,
+            external=external,
+            assume_client=assume_client,
         )
         if not ok:  # pragma: no cover - guards were checked before firing
             raise IllegalTransition(self._status, trigger=edge.trigger, reason="guard rejected")

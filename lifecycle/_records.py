@@ -15,6 +15,7 @@ __all__ = [
     "Command",
     "DispatchTools",
     "Finished",
+    "REJECTING_KINDS",
     "JournalEntry",
     "ToolCall",
     "Via",
@@ -40,6 +41,17 @@ class AnomalyKind(StrEnum):
     MISSING_TOOL_CALLS = "missing_tool_calls"  #: requires_action with no tool calls
     TOOL_CALLS_CHANGED = "tool_calls_changed"  #: the same requires_action with other calls
     HOOK_FAILED = "hook_failed"  #: a user hook raised; the engine went on
+
+
+#: Anomaly kinds that mean an observation was rejected (the state did not follow the server).
+REJECTING_KINDS: frozenset[str] = frozenset(
+    {
+        AnomalyKind.UNKNOWN_STATUS,
+        AnomalyKind.REGRESSION,
+        AnomalyKind.AFTER_TERMINAL,
+        AnomalyKind.TERMINAL_FLIP,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,7 @@ class LifecycleSpec(Generic[S]):
     terminal_values: frozenset[str] = field(init=False, repr=False)
     awaiting_client_values: frozenset[str] = field(init=False, repr=False)
     require_guard_names: frozenset[str] = field(init=False, repr=False)
+    guard_names: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_table(
@@ -140,6 +141,9 @@ class LifecycleSpec(Generic[S]):
         object.__setattr__(self, "terminal_values", frozenset(s.value for s in self.terminal))
         object.__setattr__(
             self, "awaiting_client_values", frozenset(s.value for s in self.awaiting_client)
+        )
+        object.__setattr__(
+            self, "guard_names", frozenset(e.guard for e in self.edges if e.guard is not None)
         )
         object.__setattr__(
             self,
