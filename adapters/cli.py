@@ -51,9 +51,7 @@ def check(trace: Path, lifecycle_name: str, as_json: bool, live_policy: bool) ->
     except (OSError, UnicodeDecodeError, TraceError) as exc:
         click.echo(f"error: cannot read trace {trace}: {exc}", err=True)
         sys.exit(2)
-    report = check_trace(
-        observations, LIFECYCLES[lifecycle_name], assume_client=not live_policy
-    )
+    report = check_trace(observations, LIFECYCLES[lifecycle_name], assume_client=not live_policy)
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:
@@ -103,7 +101,9 @@ def simulate(port: int, host: str, scenario: str) -> None:
 
 
 @main.command()
-@click.option("--base-url", envvar="OPENAI_BASE_URL", default=None, help="A real compatible server.")
+@click.option(
+    "--base-url", envvar="OPENAI_BASE_URL", default=None, help="A real compatible server."
+)
 @click.option("--stream/--poll", default=False, help="Follow the run by streaming or polling.")
 @click.option("--scenario", default="order-total", show_default=True)
 def demo(base_url: str | None, stream: bool, scenario: str) -> None:

@@ -6,6 +6,15 @@ The core is pure: it never performs I/O, reads a clock or sleeps. One table per 
 
 from __future__ import annotations
 
+from lifecycle._dispatch import (
+    CallState,
+    LedgerEntry,
+    Prepared,
+    ToolErrorKind,
+    ToolLedger,
+    ToolOutput,
+    redact_secrets,
+)
 from lifecycle._guards import GUARDS, GuardContext
 from lifecycle._machine import Hooks, RunLifecycle, build_machine
 from lifecycle._records import (
@@ -22,6 +31,7 @@ from lifecycle._snapshot import LifecycleSnapshot
 from lifecycle._spec import Driver, Edge, EdgeKind, LifecycleSpec, ObservedPolicy
 from lifecycle._status import ResponseStatus, RunStatus, StepStatus
 from lifecycle._table import ASSISTANTS_RUN, LIFECYCLES, RESPONSE, RUN_STEP
+from lifecycle._tools import ToolRegistry, ToolSpec
 from lifecycle.errors import (
     DefinitionError,
     GuardRejected,
@@ -46,6 +56,7 @@ __all__ = [
     "RUN_STEP",
     "Anomaly",
     "AnomalyKind",
+    "CallState",
     "Command",
     "DefinitionError",
     "DispatchTools",
@@ -58,11 +69,13 @@ __all__ = [
     "Hooks",
     "IllegalTransition",
     "JournalEntry",
+    "LedgerEntry",
     "LifecycleError",
     "LifecycleSnapshot",
     "LifecycleSpec",
     "ObservedPolicy",
     "PollTimeout",
+    "Prepared",
     "ResponseStatus",
     "RunCancelled",
     "RunEndedUnsuccessfully",
@@ -74,6 +87,12 @@ __all__ = [
     "StepStatus",
     "ToolCall",
     "ToolDispatchError",
+    "ToolErrorKind",
+    "ToolLedger",
+    "ToolOutput",
+    "ToolRegistry",
+    "ToolSpec",
     "Via",
     "build_machine",
+    "redact_secrets",
 ]

@@ -25,7 +25,7 @@ and anything else is recorded as an :class:`Anomaly` without moving the state.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from transitions import Machine
 from transitions.core import Event, EventData
@@ -58,18 +58,18 @@ _NO_BLOCK: frozenset[str] = frozenset()
 
 
 def _on_enter_awaiting(ev: EventData) -> None:
-    run: RunLifecycle = ev.model
+    run = cast(RunLifecycle, ev.model)
     calls = run._ctx.tool_calls if run._ctx is not None else ()
     run._emit(DispatchTools(state=run._status, tool_calls=calls))
 
 
 def _on_enter_terminal(ev: EventData) -> None:
-    run: RunLifecycle = ev.model
+    run = cast(RunLifecycle, ev.model)
     run._emit(Finished(status=run._status))
 
 
 def _record(ev: EventData) -> None:
-    run: RunLifecycle = ev.model
+    run = cast(RunLifecycle, ev.model)
     kw = ev.kwargs
     transition = ev.transition
     assert transition is not None
@@ -98,7 +98,7 @@ def _condition(guard_name: str) -> Callable[[EventData], bool]:
     guard = GUARDS[guard_name]
 
     def check(ev: EventData) -> bool:
-        run: RunLifecycle = ev.model
+        run = cast(RunLifecycle, ev.model)
         return guard(run._context(), ev.kwargs) is None
 
     check.__name__ = guard_name
@@ -339,6 +339,8 @@ class RunLifecycle:
         edge = self.spec.edge(self._status, name)
         if edge is None:
             raise IllegalTransition(self._status, trigger=name, reason="no such edge")
+        if edge.guard == CANCEL_GUARD:
+            self.request_cancel()  # a client cancel trigger *is* our request
         if edge.guard is not None:
             reason = GUARDS[edge.guard](self._context(), context)
             if reason is not None:
@@ -347,8 +349,6 @@ class RunLifecycle:
             ids = context.get("tool_call_ids", context.get("outputs"))
             if ids is not None:
                 self.record_submission(ids)
-        if edge.guard == CANCEL_GUARD:
-            self.request_cancel()
         before = self._mark()
         self._fire(edge, via=str(via), at=self._now(at), inferred=False, external=False)
         self._after_step(before)
@@ -630,4 +630,3 @@ class RunLifecycle:
                 self._now(None),
                 f"hook raised {type(exc).__name__}",
             )
-

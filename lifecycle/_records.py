@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "REJECTING_KINDS",
     "Anomaly",
     "AnomalyKind",
     "Command",
     "DispatchTools",
     "Finished",
-    "REJECTING_KINDS",
     "JournalEntry",
     "ToolCall",
     "Via",
@@ -116,7 +116,8 @@ class ToolCall:
 
     def __repr__(self) -> str:
         # Arguments are model output and may be large or sensitive: show their size only.
-        return f"ToolCall(id={self.id!r}, name={self.name!r}, arguments=<{len(self.arguments)} chars>)"
+        size = len(self.arguments)
+        return f"ToolCall(id={self.id!r}, name={self.name!r}, arguments=<{size} chars>)"
 
 
 @dataclass(frozen=True, slots=True)

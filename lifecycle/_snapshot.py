@@ -151,7 +151,9 @@ def from_snapshot(
     c = snap.context
     if c.tool_calls or c.submitted_call_ids or c.cancel_requested:
         run._ctx = GuardContext(
-            tool_calls=tuple(ToolCall(id=t.id, name=t.name, arguments=t.arguments) for t in c.tool_calls),
+            tool_calls=tuple(
+                ToolCall(id=t.id, name=t.name, arguments=t.arguments) for t in c.tool_calls
+            ),
             submitted_call_ids=frozenset(c.submitted_call_ids),
             cancel_requested=c.cancel_requested,
         )

@@ -171,16 +171,21 @@ class LifecycleSpec(Generic[S]):
     def awaiting_client(self) -> frozenset[S]:
         """Statuses where only the client can move the work forward.
 
-        Derived: a non-terminal status with at least one client-driven edge out, whose every
-        server-driven edge leads to a terminal status (the server can only end it, e.g. expire).
-        For Assistants runs this is ``{requires_action}``.
+        Derived: a non-terminal status whose every server-driven edge ends the run (the server
+        can only end it, e.g. expire) and which has a client-driven edge to a non-terminal status
+        (the client can move the work on, e.g. submit). For Assistants runs this is
+        ``{requires_action}``; Responses have none.
         """
         result = set()
         for s in self.non_terminal:
             out = [e for e in self.edges if e.source == s.value]
             server = [e for e in out if e.driver is Driver.SERVER]
-            client = [e for e in out if e.driver is Driver.CLIENT]
-            if client and all(self.status_type(e.dest) in self.terminal for e in server):
+            onward = [
+                e
+                for e in out
+                if e.driver is Driver.CLIENT and self.status_type(e.dest) not in self.terminal
+            ]
+            if onward and all(self.status_type(e.dest) in self.terminal for e in server):
                 result.add(s)
         return frozenset(result)
 

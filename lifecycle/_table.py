@@ -51,6 +51,7 @@ _FAIL, _DONE, _INC, _EXP = (
     RunStatus.EXPIRED,
 )
 
+# fmt: off
 ASSISTANTS_RUN: LifecycleSpec[RunStatus] = LifecycleSpec(
     name="assistants-run",
     title="Assistants run (thread.run)",
@@ -136,7 +137,7 @@ RUN_STEP: LifecycleSpec[StepStatus] = LifecycleSpec(
     edges=(
         Edge(
             "S1", _SIP, StepStatus.COMPLETED, "complete", _SERVER, _D,
-            "step finished; a tool_calls step completes only after the outputs are submitted [D][E]",
+            "step finished; a tool_calls step completes after the outputs are submitted [D][E]",
         ),
         Edge("S2", _SIP, StepStatus.FAILED, "fail", _SERVER, _D, "step error [D]"),
         Edge(
@@ -187,6 +188,8 @@ RESPONSE: LifecycleSpec[ResponseStatus] = LifecycleSpec(
         Edge("B6", _RQ, ResponseStatus.FAILED, "fail", _SERVER, _T, "failure before start [I]"),
     ),
 )
+
+# fmt: on
 
 #: Every lifecycle by its CLI name.
 LIFECYCLES: dict[str, LifecycleSpec[Any]] = {
