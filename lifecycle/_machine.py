@@ -9,9 +9,11 @@ lazily from the spec's edges and shared by every run. Runs are never attached wi
 holds its status in the ``_status`` slot. Attaching a run is therefore O(1) and a dropped run is
 freed by reference counting.
 
-Machine callbacks only *record*: ``after_state_change`` appends a :class:`JournalEntry`;
-entering an awaiting-client status (``requires_action``) emits a :class:`DispatchTools` command;
-entering a terminal status emits :class:`Finished`. Commands wait in the run's outbox until the
+Machine callbacks only *record*: entering an awaiting-client status (``requires_action``) emits a
+:class:`DispatchTools` command; entering a terminal status emits :class:`Finished`. The engine
+appends a :class:`JournalEntry` for each edge as soon as the machine has applied it (doing it
+here rather than in an ``after_state_change`` callback halves the engine's overhead, see
+``benchmarks/bench_engine.py``). Commands wait in the run's outbox until the
 driver takes them with :meth:`RunLifecycle.take_commands`. No I/O and no tool runs inside a
 callback, so nothing the machine does can cancel or re-run a tool. User hooks (:class:`Hooks`)
 are called after the machine step has completed, never from inside it.
@@ -68,32 +70,6 @@ def _on_enter_terminal(ev: EventData) -> None:
     run._emit(Finished(status=run._status))
 
 
-def _record(ev: EventData) -> None:
-    run = cast(RunLifecycle, ev.model)
-    kw = ev.kwargs
-    transition = ev.transition
-    assert transition is not None
-    source = transition.source
-    edge = run.spec.edge(source, ev.event.name)
-    run._journal.append(
-        JournalEntry(
-            source=source,
-            dest=run._status,
-            trigger=ev.event.name,
-            via=str(kw.get("via", Via.CLIENT)),
-            at=kw.get("at"),
-            inferred=bool(kw.get("inferred", False)),
-            external=bool(kw.get("external", False)),
-            kind=edge.kind.value if edge is not None else "documented",
-        )
-    )
-    ctx = run._ctx
-    if ctx is not None and source in run._awaiting:
-        # leaving the awaiting-client status closes the tool-call round
-        ctx.tool_calls = ()
-        ctx.submitted_call_ids = frozenset()
-
-
 def _condition(guard_name: str) -> Callable[[EventData], bool]:
     guard = GUARDS[guard_name]
 
@@ -141,7 +117,6 @@ def build_machine(spec: LifecycleSpec[Any]) -> tuple[Machine, dict[str, Event]]:
         auto_transitions=False,
         send_event=True,
         model_attribute="_status",
-        after_state_change=[_record],
         name=spec.name,
     )
     events = dict(machine.events)
@@ -388,7 +363,13 @@ class RunLifecycle:
             IllegalTransition: only in strict mode, for an observation that would be an anomaly.
         """
         raw = str(status)
-        when = self._now(at)
+        when = at if at is not None else self._now(None)
+        if self._hooks is None and raw not in self._awaiting:
+            # hot path: one unguarded edge, nothing to dispatch, no hooks to call
+            edge = self.spec.edge_between(self._status, raw)
+            if edge is not None and edge.guard is None:
+                self._fire(edge, via=str(via), at=when, inferred=False, external=False)
+                return self._journal[-1:]
         spec = self.spec
         before = self._mark()
         if raw == self._status:
@@ -497,7 +478,11 @@ class RunLifecycle:
         """
         spec = self.spec
         direct = spec.edge_between(self._status, target)
-        if direct is not None and direct.guard is None:
+        if direct is not None and (
+            direct.guard is None
+            or assume_client
+            or GUARDS[direct.guard](self._context(), {}) is None
+        ):
             return (direct,), _NO_BLOCK
         if assume_client:
             path = spec.path(self._status, target)
@@ -531,16 +516,23 @@ class RunLifecycle:
         external: bool,
         assume_client: bool = False,
     ) -> None:
-        ok = self._events[edge.trigger].trigger(
-            self,
-            via=via,
-            at=at,
-            inferred=inferred,
-            external=external,
-            assume_client=assume_client,
-        )
+        source = self._status
+        event = self._events[edge.trigger]
+        if edge.guard is None:
+            ok = event.trigger(self)  # no condition reads the keywords: don't build them
+        else:
+            ok = event.trigger(self, external=external, assume_client=assume_client)
         if not ok:  # pragma: no cover - guards were checked before firing
             raise IllegalTransition(self._status, trigger=edge.trigger, reason="guard rejected")
+        self._journal.append(
+            JournalEntry(
+                source, edge.dest, edge.trigger, via, at, inferred, external, edge.kind.value
+            )
+        )
+        if source in self._awaiting and self._ctx is not None:
+            # leaving the awaiting-client status closes the tool-call round
+            self._ctx.tool_calls = ()
+            self._ctx.submitted_call_ids = frozenset()
 
     def _same_round(self, tool_calls: Sequence[ToolCall], via: str, when: float | None) -> None:
         ctx = self._context()

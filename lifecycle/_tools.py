@@ -210,12 +210,11 @@ class ToolRegistry:
 
     def tool(
         self,
-        fn: F | None = None,
-        /,
+        fn: Callable[..., Any] | None = None,
         *,
         name: str | None = None,
         description: str | None = None,
-    ) -> F | Callable[[F], F]:
+    ) -> Any:
         """Register a typed function (sync or async) as a tool; usable bare or with options.
 
         Args:
@@ -230,7 +229,7 @@ class ToolRegistry:
             ToolDispatchError: invalid or duplicate name, untyped or variadic parameters.
         """
 
-        def register(f: F) -> F:
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
             self.register(f, name=name, description=description)
             return f
 
@@ -330,7 +329,7 @@ class ToolRegistry:
                     call.id,
                     ToolErrorKind.INVALID_JSON,
                     f"arguments are not valid JSON: {msg}",
-                    schema=spec.parameters,
+                    tool=spec.name,
                 ),
             )
         if not isinstance(parsed, dict):
@@ -340,11 +339,11 @@ class ToolRegistry:
                     call.id,
                     ToolErrorKind.NOT_AN_OBJECT,
                     f"arguments must be a JSON object, got {type(parsed).__name__}",
-                    schema=spec.parameters,
+                    tool=spec.name,
                 ),
             )
         try:
-            model = spec.arguments_model.model_validate_json(call.arguments)
+            model = spec.arguments_model.model_validate_json(call.arguments, strict=True)
         except ValidationError as exc:
             problems = [
                 {"loc": [str(p) for p in e["loc"]], "type": e["type"], "msg": e["msg"]}
@@ -357,7 +356,7 @@ class ToolRegistry:
                     ToolErrorKind.INVALID_ARGUMENTS,
                     f"arguments do not match the schema of {spec.name!r}",
                     errors=problems,
-                    schema=spec.parameters,
+                    tool=spec.name,
                 ),
             )
         kwargs = {field: getattr(model, field) for field in type(model).model_fields}

@@ -279,16 +279,16 @@ def _mermaid_classes(spec: LifecycleSpec[Any], path: RunPath | None) -> list[str
 
 
 def _mermaid_notes(spec: LifecycleSpec[Any], path: RunPath | None) -> list[str]:
-    legend = [
-        "Legend",
-        "(client) edge: the client causes it (submit, cancel)",
-        "other edges: the server moves the run",
-        "(tolerated): plausible but undocumented",
-        "Rn: row of the ground-truth table",
-        "[*]: start, and end after a terminal state",
-    ]
+    legend = ["Legend"]
+    if any(e.driver is Driver.CLIENT for e in spec.edges):
+        legend.append("client: the client causes the edge (submit, cancel)")
+    legend.append("untagged edges: the server moves the run")
+    if any(e.kind is EdgeKind.TOLERATED for e in spec.edges):
+        legend.append("tolerated: plausible but undocumented")
+    legend += ["Rn: row of the ground-truth table", "[*]: start; terminal states lead to the end"]
     if path is not None:
-        legend.append("taken xN: edges this run took (inferred: a poll skipped it)")
+        legend.append("taken xN: this run took the edge N times")
+        legend.append("inferred: a poll skipped the step")
     out = [f"    note left of {spec.initial.value}"]
     out += [f"        {line}" for line in legend]
     out.append("    end note")
@@ -336,18 +336,47 @@ def to_dot(spec: LifecycleSpec[Any], path: RunPath | None = None) -> str:
     title = spec.title or spec.name
     if path is not None:
         title += " - run path"
+    graph = _attrs(
+        rankdir="LR",
+        label=title,
+        labelloc="t",
+        fontname=_FONT,
+        fontsize=18,
+        nodesep=0.35,
+        ranksep=0.9,
+        pad=0.3,
+    )
+    node = _attrs(
+        fontname=_FONT,
+        fontsize=13,
+        shape="box",
+        style="rounded,filled",
+        fillcolor="#ffffff",
+        color=_SERVER,
+        margin="0.15,0.08",
+    )
+    edge = _attrs(fontname=_FONT, fontsize=11, color=_SERVER, fontcolor=_SERVER, arrowsize=0.8)
+    start = _attrs(
+        id="initial",
+        shape="point",
+        width=0.22,
+        label="",
+        color="#000000",
+        fillcolor="#000000",
+        tooltip=spec.initial_evidence or "initial state",
+    )
     out = [
         f"digraph {_q(spec.name)} {{",
-        f"    graph {_attrs(rankdir='LR', label=title, labelloc='t', fontname=_FONT, fontsize=18, nodesep=0.35, ranksep=0.9, pad=0.3)};",  # noqa: E501
-        f"    node {_attrs(fontname=_FONT, fontsize=13, shape='box', style='rounded,filled', fillcolor='#ffffff', color=_SERVER, margin='0.15,0.08')};",  # noqa: E501
-        f"    edge {_attrs(fontname=_FONT, fontsize=11, color=_SERVER, fontcolor=_SERVER, arrowsize=0.8)};",  # noqa: E501
-        f"    __start__ {_attrs(id='initial', shape='point', width=0.22, label='', color='#000000', fillcolor='#000000', tooltip=spec.initial_evidence or 'initial state')};",  # noqa: E501
+        f"    graph {graph};",
+        f"    node {node};",
+        f"    edge {edge};",
+        f"    __start__ {start};",
         f"    __start__ -> {_q(spec.initial.value)} {_attrs(id='edge_start', penwidth=1.5)};",
     ]
     out += [f"    {_q(s.value)} {_attrs(**_dot_state(spec, s.value, path))};" for s in spec.states]
     for e in spec.edges:
         out.append(f"    {_q(e.source)} -> {_q(e.dest)} {_attrs(**_dot_edge(e, path))};")
-    out += _dot_legend(path)
+    out += _dot_legend(spec, path)
     if path is not None and path.notes:
         label = _q("".join(_safe(n) + "\n" for n in ("Anomalies", *path.notes)), left=True)
         attrs = _attrs(id="anomalies", shape="note", style="filled", fillcolor=_NOTE_FILL)
@@ -418,23 +447,30 @@ def _dot_edge(edge: Edge, path: RunPath | None) -> dict[str, str]:
     return attrs
 
 
-def _dot_legend(path: RunPath | None) -> list[str]:
-    """The legend: one HTML-table node, so it stays compact wherever Graphviz puts it."""
-    lines = [
-        (_SERVER, "&#9472;&#9472;&#9472;&#9654;", "server-driven edge"),
-        (_CLIENT, "&#9473;&#9473;&#9473;&#9654;", "client-driven edge (submit, cancel)"),
-        (_SERVER, "- - - &#9654;", "tolerated edge (undocumented)"),
-    ]
+def _dot_legend(spec: LifecycleSpec[Any], path: RunPath | None) -> list[str]:
+    """The legend: one HTML-table node, so it stays compact wherever Graphviz puts it.
+
+    It lists only what this lifecycle has (no "awaiting client" row for a table without one).
+    """
+    drivers = {e.driver for e in spec.edges}
+    lines = []
+    if Driver.SERVER in drivers:
+        lines.append((_SERVER, "&#9472;&#9472;&#9472;&#9654;", "server-driven edge"))
+    if Driver.CLIENT in drivers:
+        lines.append(
+            (_CLIENT, "&#9473;&#9473;&#9473;&#9654;", "client-driven edge (submit, cancel)")
+        )
+    if any(e.kind is EdgeKind.TOLERATED for e in spec.edges):
+        lines.append((_SERVER, "- - - &#9654;", "tolerated edge (undocumented)"))
     if path is not None:
         lines += [
             (_PATH, "&#9473;&#9473;&#9473;&#9654;", "taken by this run (xN: N times)"),
             (_PATH, "<B>&#183; &#183; &#183; &#9654;</B>", "inferred (a poll skipped it)"),
         ]
-    boxes = [
-        ("#ffffff", "state"),
-        (_AWAITING_FILL, "awaiting client"),
-        (_TERMINAL_FILL, "terminal (double border)"),
-    ]
+    boxes = [("#ffffff", "state")]
+    if spec.awaiting_client:
+        boxes.append((_AWAITING_FILL, "awaiting client"))
+    boxes.append((_TERMINAL_FILL, "terminal (double border)"))
     if path is not None:
         boxes += [(_VISITED_FILL, "visited by this run"), (_PATH, "final state of this run")]
     rows = ['<TR><TD COLSPAN="2"><B>Legend</B></TD></TR>']

@@ -1,0 +1,37 @@
+"""Shared helpers for the benchmarks: environment description and JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("run-lifecycle", "transitions", "pydantic", "openai", "httpx2", "starlette", "uvicorn")
+
+
+def environment() -> dict[str, Any]:
+    """Machine and library versions, so a result file says where it was measured."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "packages": versions,
+    }
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """Write one result file (pretty JSON, sorted keys)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
