@@ -1,0 +1,62 @@
+"""An Assistants-compatible simulator: Starlette + uvicorn, or in-process through httpx2.
+
+Runs follow scripted :class:`Scenario` s along the edges of :data:`lifecycle.ASSISTANTS_RUN`, on an
+injectable clock; faults are scripted per request. The real ``openai`` SDK is the client::
+
+    sim = Simulator(clock=None, default_scenario="order-total", poll_after_ms=20)
+    with SimulatorServer(sim) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="sk-sim-test")
+    client = openai.OpenAI(base_url="http://simulator.local/v1", api_key="sk-sim",
+                           http_client=sim.http_client())
+
+With a :class:`ManualClock`, nothing happens until the test advances the clock; an SSE stream
+then sends what became due and waits (or, with ``ManualClock(autoadvance=s)``, moves the clock by
+``s`` each time it finds nothing new, so a stream read from the test thread still progresses).
+"""
+
+from __future__ import annotations
+
+from adapters.simulator._app import RequestRecord
+from adapters.simulator._clock import Clock, ManualClock, system_clock
+from adapters.simulator._simulator import PollAfter, Simulator
+from adapters.simulator.faults import Fault, FaultSet
+from adapters.simulator.scenarios import (
+    SCENARIOS,
+    Answer,
+    CallTools,
+    CancelBehaviour,
+    EndIncomplete,
+    Fail,
+    Hang,
+    Queue,
+    Scenario,
+    SubmittedOutput,
+    ToolCallSpec,
+    Work,
+)
+from adapters.simulator.server import SimulatorServer, serve
+
+__all__ = [
+    "SCENARIOS",
+    "Answer",
+    "CallTools",
+    "CancelBehaviour",
+    "Clock",
+    "EndIncomplete",
+    "Fail",
+    "Fault",
+    "FaultSet",
+    "Hang",
+    "ManualClock",
+    "PollAfter",
+    "Queue",
+    "RequestRecord",
+    "Scenario",
+    "Simulator",
+    "SimulatorServer",
+    "SubmittedOutput",
+    "ToolCallSpec",
+    "Work",
+    "serve",
+    "system_clock",
+]

@@ -1,0 +1,188 @@
+"""The :class:`Simulator`: state, scenarios, faults and observability behind one object."""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx2
+
+from adapters.simulator._app import ASGIApp, RequestRecord, build_app
+from adapters.simulator._clock import Clock, system_clock
+from adapters.simulator._engine import Engine
+from adapters.simulator._records import RunRecord
+from adapters.simulator._transport import AsyncInProcessTransport, InProcessTransport, LoopThread
+from adapters.simulator.faults import FaultSet
+from adapters.simulator.scenarios import Scenario, SubmittedOutput
+from lifecycle import RunStatus
+
+__all__ = ["PollAfter", "Simulator"]
+
+Json = dict[str, Any]
+#: a fixed value, ``None`` (no header), a sequence used in turn (the last one repeats), or a
+#: callable over the run payload being returned
+PollAfter = int | None | Sequence[int] | Callable[[Json], int | None]
+
+IN_PROCESS_BASE_URL = "http://simulator.local/v1"
+
+
+class Simulator:
+    """An Assistants-compatible server in memory: runs follow scenarios on an injectable clock.
+
+    Args:
+        clock: returns the time in seconds; default ``time.time``. Pass a
+            :class:`~adapters.simulator.ManualClock` for deterministic tests.
+        default_scenario: the scenario for runs whose run and assistant metadata name none.
+        poll_after_ms: the ``openai-poll-after-ms`` header on run create/retrieve/cancel/submit
+            responses (see :data:`PollAfter`); changeable later via the attribute.
+        seed: seeds the id generator, for reproducible ids.
+
+    Example:
+        >>> sim = Simulator(default_scenario="text")
+        >>> client = openai.OpenAI(base_url="http://simulator.local/v1", api_key="sk-sim",
+        ...                        http_client=sim.http_client())  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        default_scenario: str = "order-total",
+        poll_after_ms: PollAfter = 20,
+        *,
+        seed: int | None = None,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else system_clock
+        self.engine = Engine(self.clock, default_scenario, seed)
+        self.faults = FaultSet()
+        self.poll_after_ms: PollAfter = poll_after_ms
+        self._requests: list[RequestRecord] = []
+        self._log_lock = threading.Lock()
+        self._poll_index = 0
+        self._loop: LoopThread | None = None
+        self.app: ASGIApp = build_app(self)
+
+    # -- the Host protocol used by the app -------------------------------------------------------
+
+    def poll_after(self, run: Json) -> int | None:
+        """The ``openai-poll-after-ms`` value for this response, per :attr:`poll_after_ms`."""
+        policy = self.poll_after_ms
+        if policy is None or isinstance(policy, int):
+            return policy
+        if callable(policy):
+            return policy(run)
+        with self._log_lock:
+            index = min(self._poll_index, len(policy) - 1)
+            self._poll_index += 1
+        return policy[index] if policy else None
+
+    def record(self, record: RequestRecord) -> None:
+        """Store a request record (called by the app)."""
+        with self._log_lock:
+            self._requests.append(record)
+
+    # -- scenarios ------------------------------------------------------------------------------
+
+    def add_scenario(self, name: str, scenario: Scenario) -> None:
+        """Register (or replace) a named scenario for this simulator."""
+        with self.engine.lock:
+            self.engine.scenarios[name] = scenario
+
+    @property
+    def default_scenario(self) -> str:
+        """The scenario name used when none is given."""
+        return self.engine.default_scenario
+
+    @default_scenario.setter
+    def default_scenario(self, name: str) -> None:
+        with self.engine.lock:
+            if name not in self.engine.scenarios:
+                raise ValueError(f"unknown scenario {name!r}")
+            self.engine.default_scenario = name
+
+    # -- clients ----------------------------------------------------------------------------------
+
+    def http_client(self, **kwargs: Any) -> httpx2.Client:
+        """A sync ``httpx2.Client`` that reaches this simulator in-process (no socket).
+
+        Args:
+            **kwargs: passed to ``httpx2.Client`` (e.g. ``timeout``).
+        """
+        with self._log_lock:
+            if self._loop is None:
+                self._loop = LoopThread()
+            loop = self._loop
+        return httpx2.Client(transport=InProcessTransport(self.app, loop), **kwargs)
+
+    def async_http_client(self, **kwargs: Any) -> httpx2.AsyncClient:
+        """An async ``httpx2.AsyncClient`` that reaches this simulator in-process (no socket)."""
+        return httpx2.AsyncClient(transport=AsyncInProcessTransport(self.app), **kwargs)
+
+    def close(self) -> None:
+        """Stop the private loop thread used by sync in-process clients, if any."""
+        with self._log_lock:
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.close()
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- observability ---------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request seen so far (a copy), oldest first."""
+        with self._log_lock:
+            return list(self._requests)
+
+    def request_count(self, method: str | None = None, path_glob: str | None = None) -> int:
+        """How many requests matched ``method`` and the ``fnmatch`` glob ``path_glob``."""
+        return sum(
+            1
+            for r in self.requests
+            if (method is None or r.method.upper() == method.upper())
+            and (path_glob is None or fnmatch.fnmatchcase(r.path, path_glob))
+        )
+
+    @property
+    def runs(self) -> dict[str, RunRecord]:
+        """The runs by id (a copy of the mapping; advance with :meth:`tick` first if needed)."""
+        with self.engine.lock:
+            return dict(self.engine.runs)
+
+    def tick(self) -> None:
+        """Advance every run to the clock's current time."""
+        with self.engine.lock:
+            self.engine.advance_all()
+
+    def run_history(self, run_id: str) -> list[tuple[RunStatus, float]]:
+        """Every status the run entered, with the sim-clock time of the change, oldest first.
+
+        Raises:
+            KeyError: for an unknown run id.
+        """
+        with self.engine.lock:
+            run = self.engine.runs[run_id]
+            self.engine.advance(run)
+            return list(run.history)
+
+    def tool_outputs(self, run_id: str) -> list[list[SubmittedOutput]]:
+        """What the client submitted, one list per requires_action round.
+
+        Raises:
+            KeyError: for an unknown run id.
+        """
+        with self.engine.lock:
+            return [list(r) for r in self.engine.runs[run_id].rounds]
+
+    def run_events(self, run_id: str) -> list[str]:
+        """The names of every stream event the run produced so far, in order."""
+        with self.engine.lock:
+            run = self.engine.runs[run_id]
+            self.engine.advance(run)
+            return [e.event for e in run.events]
