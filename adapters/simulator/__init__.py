@@ -1,7 +1,9 @@
 """An Assistants-compatible simulator: Starlette + uvicorn, or in-process through httpx2.
 
 Runs follow scripted :class:`Scenario` s along the edges of :data:`lifecycle.ASSISTANTS_RUN`, on an
-injectable clock; faults are scripted per request. The real ``openai`` SDK is the client::
+injectable clock; faults are scripted per request; :class:`StatusScript` s serve misbehaving run
+objects (off the table, on purpose) for fault-injection tests. The real ``openai`` SDK is the
+client::
 
     sim = Simulator(clock=None, default_scenario="order-total", poll_after_ms=20)
     with SimulatorServer(sim) as server:
@@ -34,10 +36,12 @@ from adapters.simulator.scenarios import (
     ToolCallSpec,
     Work,
 )
+from adapters.simulator.scripts import Advance, ScriptCall, ScriptRead, StatusScript, Step
 from adapters.simulator.server import SimulatorServer, serve
 
 __all__ = [
     "SCENARIOS",
+    "Advance",
     "Answer",
     "CallTools",
     "CancelBehaviour",
@@ -52,8 +56,12 @@ __all__ = [
     "Queue",
     "RequestRecord",
     "Scenario",
+    "ScriptCall",
+    "ScriptRead",
     "Simulator",
     "SimulatorServer",
+    "StatusScript",
+    "Step",
     "SubmittedOutput",
     "ToolCallSpec",
     "Work",

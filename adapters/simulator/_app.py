@@ -151,8 +151,8 @@ class _Routes:
     async def body(self, request: Request) -> bytes:
         return await request.body()
 
-    def run_response(self, run: RunRecord) -> JSONResponse:
-        payload = run.payload()
+    def run_response(self, run: RunRecord, via: str) -> JSONResponse:
+        payload = self.engine.serve(run, via)
         headers = {}
         after = self.host.poll_after(payload)
         if after is not None:
@@ -176,6 +176,8 @@ class _Routes:
             with self.engine.lock:
                 self.engine.advance(run)
                 fresh = run.events[cursor:]
+                if not fresh and self.engine.pull(run):
+                    fresh = run.events[cursor:]
             cursor += len(fresh)
             for event in fresh:
                 yield _sse(event.event, event.data)
@@ -256,14 +258,14 @@ class _Routes:
         thread_id = request.path_params["thread_id"]
         if request.method == "GET":
             with self.engine.lock:
-                data = [r.payload() for r in self.engine.runs_of(thread_id)]
+                data = [self.engine.serve(r, "list") for r in self.engine.runs_of(thread_id)]
             return JSONResponse(_page(data, request))
         body = parse_body(await self.body(request), RunCreate)
         with self.engine.lock:
             run = self.engine.create_run(thread_id, body)
             if body.stream:
                 return self.stream(run, 0)
-            return self.run_response(run)
+            return self.run_response(run, "create")
 
     async def create_thread_and_run(self, request: Request) -> Response:
         body = parse_body(await self.body(request), ThreadAndRunCreate)
@@ -277,7 +279,7 @@ class _Routes:
                 raise
             if body.stream:
                 return self.stream(run, 0, [SseEvent("thread.created", thread.payload())])
-            return self.run_response(run)
+            return self.run_response(run, "create")
 
     async def run(self, request: Request) -> Response:
         p = request.path_params
@@ -286,12 +288,13 @@ class _Routes:
             run = self.engine.run(p["thread_id"], p["run_id"])
             if request.method == "POST":
                 run.metadata = parse_body(raw, MetadataUpdate).metadata or run.metadata
-            return self.run_response(run)
+                return self.run_response(run, "update")
+            return self.run_response(run, "retrieve")
 
     async def cancel(self, request: Request) -> Response:
         p = request.path_params
         with self.engine.lock:
-            return self.run_response(self.engine.cancel(p["thread_id"], p["run_id"]))
+            return self.run_response(self.engine.cancel(p["thread_id"], p["run_id"]), "cancel")
 
     async def submit(self, request: Request) -> Response:
         p = request.path_params
@@ -302,7 +305,7 @@ class _Routes:
             run = self.engine.submit(p["thread_id"], p["run_id"], body)
             if body.stream:
                 return self.stream(run, cursor)
-            return self.run_response(run)
+            return self.run_response(run, "submit")
 
     async def steps(self, request: Request) -> Response:
         p = request.path_params

@@ -14,6 +14,10 @@ client moves use ``spec.edge(status, trigger)``) and records ``(status, time)`` 
 history and a ``thread.run.<status>`` event in its event log. Which statuses may be cancelled,
 accept tool outputs, lock the thread or expire is read from the table too.
 
+Scripted runs (``run.script`` set, see :mod:`adapters.simulator.scripts`) are the one exception,
+on purpose: they skip the scenario engine and serve whatever their status script says, through
+``_scripted.py``; nothing there goes through :meth:`Engine._hop`.
+
 All methods must be called with :attr:`Engine.lock` held (the HTTP layer does).
 """
 
@@ -26,7 +30,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from adapters.simulator import _scripted
 from adapters.simulator._records import (
+    RUN_STAMPS,
     ApiError,
     AssistantRecord,
     MessageRecord,
@@ -59,6 +65,7 @@ from adapters.simulator.scenarios import (
     Work,
     render_answer,
 )
+from adapters.simulator.scripts import StatusScript
 from lifecycle import ASSISTANTS_RUN, RUN_STEP, Driver, Edge, RunStatus, StepStatus
 
 __all__ = ["Engine"]
@@ -70,13 +77,7 @@ _ALPHABET = string.ascii_letters + string.digits
 
 #: guards of client-driven edges: blocked when the server moves a run on its own
 _CLIENT_GUARDS = frozenset(e.guard for e in SPEC.edges if e.driver is Driver.CLIENT and e.guard)
-#: the run field stamped when a status is entered (fields, not a status set)
-_STAMPS = {
-    RunStatus.IN_PROGRESS: "started_at",
-    RunStatus.COMPLETED: "completed_at",
-    RunStatus.FAILED: "failed_at",
-    RunStatus.CANCELLED: "cancelled_at",
-}
+_STAMPS = RUN_STAMPS
 #: why a still-open assistant message ends incomplete when its run ends in a given status
 _MESSAGE_END = {
     RunStatus.CANCELLED: "run_cancelled",
@@ -102,6 +103,10 @@ _RUN_DEFAULTS: Json = {
 }
 
 
+#: the placeholder scenario of scripted runs (never played: their script decides)
+_SCRIPTED = Scenario((Hang(),), description="placeholder: this run follows a status script")
+
+
 def _duration(step: Step) -> float:
     return math.inf if isinstance(step, Hang) else step.seconds
 
@@ -125,6 +130,8 @@ class Engine:
         self.clock = clock
         self.lock = threading.RLock()
         self.scenarios: dict[str, Scenario] = dict(SCENARIOS)
+        #: status scripts by name; a name is in ``scenarios`` or here, never both
+        self.scripts: dict[str, StatusScript] = {}
         if default_scenario not in self.scenarios:
             raise ValueError(f"unknown scenario {default_scenario!r}")
         self.default_scenario = default_scenario
@@ -277,11 +284,17 @@ class Engine:
             tools=body.tools if body.tools is not None else list(assistant.tools),
             metadata=body.metadata or {},
             scenario_name=scenario_name,
-            scenario=self.scenarios[scenario_name],
+            scenario=self.scenarios.get(scenario_name, _SCRIPTED),
             options=options,
         )
         run.expires_at = run.created_at + EXPIRY_SECONDS
         run.phase_start = now
+        script = self.scripts.get(scenario_name)
+        if script is not None:
+            _scripted.start(run, script, now)
+            self.runs[run.id] = run
+            thread.run_ids.append(run.id)
+            return run
         run.history.append((run.status, now))
         run.events.append(SseEvent("thread.run.created", run.payload()))
         run.events.append(SseEvent(f"thread.run.{run.status}", run.payload()))
@@ -293,10 +306,11 @@ class Engine:
     def _scenario_name(self, metadata: dict[str, str] | None, assistant: AssistantRecord) -> str:
         name = (metadata or {}).get("scenario") or assistant.metadata.get("scenario")
         name = name or self.default_scenario
-        if name not in self.scenarios:
+        if name not in self.scenarios and name not in self.scripts:
+            known = ", ".join(sorted([*self.scenarios, *self.scripts]))
             raise ApiError(
                 400,
-                f"Unknown simulator scenario '{name}'. Known: {', '.join(sorted(self.scenarios))}.",
+                f"Unknown simulator scenario '{name}'. Known: {known}.",
                 param="metadata.scenario",
                 code="invalid_value",
             )
@@ -313,6 +327,9 @@ class Engine:
     def cancel(self, thread_id: str, run_id: str) -> RunRecord:
         """Ask to cancel: the run goes ``cancelling``; 400 where the table has no cancel edge."""
         run = self.run(thread_id, run_id)
+        if run.script is not None:
+            _scripted.cancel(run, self.clock())
+            return run
         edge = SPEC.edge(run.status, "cancel")
         if edge is None:
             raise ApiError(400, f"Cannot cancel run with status '{run.status}'.")
@@ -330,32 +347,15 @@ class Engine:
                 required calls exactly (missing, unknown or duplicate ids).
         """
         run = self.run(thread_id, run_id)
+        if run.script is not None:
+            _scripted.submit(run, body, self.clock())
+            return run
         edge = SPEC.edge(run.status, "submit_tool_outputs")
         if edge is None or run.required is None:
             raise ApiError(400, f'Runs in status "{run.status}" do not accept tool outputs.')
         required = {c.id: c for c in run.required}
         given = [o.tool_call_id for o in body.tool_outputs]
-        dupes = sorted({i for i in given if given.count(i) > 1})
-        if dupes:
-            raise ApiError(
-                400, f"Duplicate tool_call_id(s) in tool_outputs: {dupes}.", param="tool_outputs"
-            )
-        extra = [i for i in given if i not in required]
-        if extra:
-            raise ApiError(
-                400,
-                f"Tool call id(s) {extra} not found in run {run.id}'s required action; "
-                f"expected {list(required)}.",
-                param="tool_outputs",
-            )
-        missing = [i for i in required if i not in given]
-        if missing:
-            raise ApiError(
-                400,
-                f"Expected tool outputs for call_ids {list(required)}, got {given}; "
-                f"missing {missing}.",
-                param="tool_outputs",
-            )
+        _scripted.check_outputs(run.id, list(required), given)
         now = self.clock()
         round_: list[SubmittedOutput] = []
         for out in body.tool_outputs:
@@ -372,6 +372,27 @@ class Engine:
         self.advance(run)
         return run
 
+    def serve(self, run: RunRecord, via: str) -> Json:
+        """The run object for a JSON response; a scripted run records the read (and a
+        ``per_read`` script moves on for a ``"retrieve"``).
+
+        Args:
+            run: the run (advanced to now).
+            via: ``"create"``, ``"retrieve"``, ``"update"``, ``"list"``, ``"submit"`` or
+                ``"cancel"``.
+        """
+        if run.script is None:
+            return run.payload()
+        return _scripted.read(run, self.clock(), via)
+
+    def pull(self, run: RunRecord) -> bool:
+        """An SSE stream of ``run`` sent everything: let a ``per_read`` script serve its next step.
+
+        Returns:
+            Whether new events were produced.
+        """
+        return run.script is not None and _scripted.pull(run, self.clock())
+
     # -- the scenario engine -------------------------------------------------------------------
 
     def advance_all(self) -> None:
@@ -382,6 +403,9 @@ class Engine:
     def advance(self, run: RunRecord) -> None:
         """Play the run's scenario forward to the clock's current time."""
         now = self.clock()
+        if run.script is not None:
+            _scripted.tick(run, now)
+            return
         while not run.terminal:
             if run.cancel_at is not None:
                 self._advance_cancel(run, now)

@@ -8,16 +8,19 @@ a ``payload()`` that returns the exact JSON object the Assistants API sends, so 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from adapters.simulator.scenarios import Scenario, SubmittedOutput
+from adapters.simulator.scripts import ScriptRead, StatusScript, Step
 from lifecycle import ASSISTANTS_RUN, RunStatus, StepStatus
 
 __all__ = [
+    "RUN_STAMPS",
     "ApiError",
     "AssistantRecord",
     "MessageRecord",
     "RunRecord",
+    "ScriptState",
     "SseEvent",
     "StepRecord",
     "ThreadRecord",
@@ -25,6 +28,14 @@ __all__ = [
 ]
 
 Json = dict[str, Any]
+
+#: the run field stamped when a status is entered (fields, not a status set)
+RUN_STAMPS = {
+    RunStatus.IN_PROGRESS: "started_at",
+    RunStatus.COMPLETED: "completed_at",
+    RunStatus.FAILED: "failed_at",
+    RunStatus.CANCELLED: "cancelled_at",
+}
 
 
 class ApiError(Exception):
@@ -247,6 +258,32 @@ class StepRecord:
 
 
 @dataclass(slots=True)
+class ScriptState:
+    """Where a scripted run is in its :class:`~adapters.simulator.StatusScript`.
+
+    Attributes:
+        script: the script.
+        steps: the active sequence (the script's steps, or its ``on_cancel`` steps).
+        branch: which sequence is active.
+        index: the current step in ``steps``.
+        since: the sim time the current step became current.
+        reads: every JSON response that carried the run.
+    """
+
+    script: StatusScript
+    steps: tuple[Step, ...]
+    branch: Literal["main", "cancel"] = "main"
+    index: int = 0
+    since: float = 0.0
+    reads: list[ScriptRead] = field(default_factory=list)
+
+    @property
+    def step(self) -> Step:
+        """The current step."""
+        return self.steps[self.index]
+
+
+@dataclass(slots=True)
 class RunRecord:
     """A run: its API fields plus the engine's progress through the scenario.
 
@@ -254,6 +291,8 @@ class RunRecord:
         history: every status the run entered, with the sim-clock time of the change.
         events: every stream event the run produced, in order (streams read from an index).
         rounds: the outputs submitted per requires_action round.
+        script: set for a scripted run (see :mod:`adapters.simulator.scripts`); such a run's
+            ``status`` is the last *known* status served and its history may hold raw strings.
     """
 
     id: str
@@ -284,10 +323,11 @@ class RunRecord:
     cancel_at: float | None = None
     open_step: StepRecord | None = None
     open_message: MessageRecord | None = None
-    history: list[tuple[RunStatus, float]] = field(default_factory=list)
+    history: list[tuple[RunStatus | str, float]] = field(default_factory=list)
     events: list[SseEvent] = field(default_factory=list)
     rounds: list[list[SubmittedOutput]] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
+    script: ScriptState | None = None
 
     @property
     def terminal(self) -> bool:

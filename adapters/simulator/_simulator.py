@@ -16,6 +16,7 @@ from adapters.simulator._records import RunRecord
 from adapters.simulator._transport import AsyncInProcessTransport, InProcessTransport, LoopThread
 from adapters.simulator.faults import FaultSet
 from adapters.simulator.scenarios import Scenario, SubmittedOutput
+from adapters.simulator.scripts import ScriptRead, StatusScript
 from lifecycle import RunStatus
 
 __all__ = ["PollAfter", "Simulator"]
@@ -84,10 +85,25 @@ class Simulator:
 
     # -- scenarios ------------------------------------------------------------------------------
 
-    def add_scenario(self, name: str, scenario: Scenario) -> None:
-        """Register (or replace) a named scenario for this simulator."""
+    def add_scenario(self, name: str, scenario: Scenario | StatusScript) -> None:
+        """Register (or replace) a named scenario or status script for this simulator.
+
+        Runs pick it with ``metadata={"scenario": name}`` (on the run or its assistant), or by
+        default when ``name`` is :attr:`default_scenario`. Runs already created keep theirs.
+
+        Args:
+            name: the scenario name.
+            scenario: a :class:`Scenario` (legal moves along the table) or a
+                :class:`~adapters.simulator.StatusScript` (served as written; see
+                :mod:`adapters.simulator.scripts`).
+        """
         with self.engine.lock:
-            self.engine.scenarios[name] = scenario
+            if isinstance(scenario, StatusScript):
+                self.engine.scenarios.pop(name, None)
+                self.engine.scripts[name] = scenario
+            else:
+                self.engine.scripts.pop(name, None)
+                self.engine.scenarios[name] = scenario
 
     @property
     def default_scenario(self) -> str:
@@ -97,7 +113,7 @@ class Simulator:
     @default_scenario.setter
     def default_scenario(self, name: str) -> None:
         with self.engine.lock:
-            if name not in self.engine.scenarios:
+            if name not in self.engine.scenarios and name not in self.engine.scripts:
                 raise ValueError(f"unknown scenario {name!r}")
             self.engine.default_scenario = name
 
@@ -160,8 +176,13 @@ class Simulator:
         with self.engine.lock:
             self.engine.advance_all()
 
-    def run_history(self, run_id: str) -> list[tuple[RunStatus, float]]:
+    def run_history(self, run_id: str) -> list[tuple[RunStatus | str, float]]:
         """Every status the run entered, with the sim-clock time of the change, oldest first.
+
+        For a scripted run (:meth:`is_scripted`): one entry per script step that became current
+        (so a repeated status shows twice), known statuses as :class:`RunStatus` members and
+        unknown ones as the raw string; such a history need not follow the table. For any other
+        run every entry is a :class:`RunStatus` and consecutive entries are table edges.
 
         Raises:
             KeyError: for an unknown run id.
@@ -170,6 +191,30 @@ class Simulator:
             run = self.engine.runs[run_id]
             self.engine.advance(run)
             return list(run.history)
+
+    def is_scripted(self, run_id: str) -> bool:
+        """Whether the run follows a status script (and may therefore break the table).
+
+        Raises:
+            KeyError: for an unknown run id.
+        """
+        with self.engine.lock:
+            return self.engine.runs[run_id].script is not None
+
+    def script_reads(self, run_id: str) -> list[ScriptRead]:
+        """Every JSON response that carried a scripted run, oldest first (what was served).
+
+        Stream events are not reads; see :meth:`run_events` for those.
+
+        Raises:
+            KeyError: for an unknown run id.
+            ValueError: if the run is not scripted.
+        """
+        with self.engine.lock:
+            state = self.engine.runs[run_id].script
+            if state is None:
+                raise ValueError(f"run {run_id} does not follow a status script")
+            return list(state.reads)
 
     def tool_outputs(self, run_id: str) -> list[list[SubmittedOutput]]:
         """What the client submitted, one list per requires_action round.
