@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Generic, TypeVar
 
 from lifecycle._checks import check_table
@@ -167,7 +168,7 @@ class LifecycleSpec(Generic[S]):
         """Statuses from which the run can still move."""
         return frozenset(s for s in self.status_type if s not in self.terminal)
 
-    @property
+    @cached_property
     def awaiting_client(self) -> frozenset[S]:
         """Statuses where only the client can move the work forward.
 

@@ -67,6 +67,8 @@ class ControllerConfig:
         expiry_margin_s: the time kept in reserve before ``expires_at`` to submit outputs.
         stream_idle_timeout_s: a stream silent this long is dropped and polling takes over.
         fetch_messages: list the run's messages at the end for ``outcome.messages``.
+        max_tool_rounds: tool rounds allowed per run; past it the run is cancelled and the
+            outcome's ``deadline`` is ``"tool_round_limit"``.
     """
 
     poll_interval_s: float = 1.0
@@ -81,3 +83,4 @@ class ControllerConfig:
     expiry_margin_s: float = 15.0
     stream_idle_timeout_s: float = 30.0
     fetch_messages: bool = True
+    max_tool_rounds: int = 20

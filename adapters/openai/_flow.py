@@ -254,16 +254,30 @@ class RunFlow:
             self.cancel_asked = True
             if not self.lc.is_terminal:
                 yield from self._send_cancel()
-        for command in self.lc.take_commands():
-            if isinstance(command, DispatchTools):
-                self.pending_round = command.tool_calls
-        if self.pending_round is None:
-            return
-        if not self.lc.awaiting_client or self.cancel_asked:
-            self.pending_round = None
-            return
-        calls, self.pending_round = self.pending_round, None
-        yield from self._tools_round(calls)
+        # Loop: a round's submission (a stream, or a fast server) may already show the next
+        # requires_action, whose DispatchTools must be acted on now, not after a poll interval.
+        while True:
+            for command in self.lc.take_commands():
+                if isinstance(command, DispatchTools):
+                    self.pending_round = command.tool_calls
+            if self.pending_round is None:
+                return
+            if not self.lc.awaiting_client or self.cancel_asked:
+                self.pending_round = None
+                return
+            if self.round >= self.cfg.max_tool_rounds:
+                # OWASP LLM "unbounded consumption": stop a model that keeps calling tools
+                self.pending_round = None
+                self.deadline = self.deadline or "tool_round_limit"
+                logger.warning(
+                    "tool round limit reached",
+                    extra={"run_id": self.run_id, "rounds": self.round},
+                )
+                self.cancel_asked = True
+                yield from self._send_cancel()
+                return
+            calls, self.pending_round = self.pending_round, None
+            yield from self._tools_round(calls)
 
     def _check_deadlines(self) -> str | None:
         """Apply the deadlines: ``"cancel"`` (send one now), ``"stop"`` (give up) or ``None``."""

@@ -254,3 +254,27 @@ def test_large_outputs_are_capped_before_submission(make_driver: MakeDriver, env
     assert "[... truncated" in output
     assert outcome.tool_calls[0].full_output == "x" * 5000
     assert outcome.tool_calls[0].truncated
+
+
+def test_tool_rounds_past_the_cap_cancel_the_run(
+    make_driver: MakeDriver, env: Env, toolbox: ToolBox
+) -> None:
+    """A model that keeps calling tools is stopped: round 2 is never run, the run is cancelled."""
+    outcome = make_driver(config=ControllerConfig(max_tool_rounds=1)).run("two-rounds")
+    assert outcome.deadline == "tool_round_limit"
+    assert outcome.status == "cancelled"
+    assert [c.round for c in outcome.tool_calls] == [1]
+    assert toolbox.count("lookup_prices") == 1
+    assert toolbox.count("calculate_order_total") == 0
+    assert len(submitted(env, outcome)) == 1
+
+
+def test_streamed_second_round_is_dispatched_without_an_extra_poll(
+    make_driver: MakeDriver, env: Env, toolbox: ToolBox
+) -> None:
+    """When the submit stream ends in the next requires_action, that round starts at once."""
+    outcome = make_driver(stream=True).run("two-rounds")
+    assert outcome.status == "completed"
+    assert toolbox.count("calculate_order_total") == 1
+    run_reads = env.sim.request_count(method="GET", path_glob="/v1/threads/*/runs/*")
+    assert run_reads == 0, "the stream carried every status; no poll was needed"

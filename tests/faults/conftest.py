@@ -1,0 +1,16 @@
+"""Fixtures of the fault suite: a fresh :class:`World` per test (simulator on loopback HTTP)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.faults.harness import World
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    """A served simulator on a manual clock, with the SDK client, an assistant and helpers."""
+    with World() as w:
+        yield w
