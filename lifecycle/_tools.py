@@ -173,6 +173,10 @@ class ToolRegistry:
         expose_exception_messages: when ``True`` (default), an error output for a raising tool
             carries the exception's message, with secrets redacted and capped at 300 chars; when
             ``False``, only the exception type.
+        redact_outputs: when ``True`` (default), successful outputs are passed through
+            :func:`~lifecycle.redact_secrets` too (API keys, bearer tokens, ``key=value``
+            credentials), both the submitted text and the full text kept for the caller: a
+            careless tool that echoes a credential never gets it submitted, logged or stored.
 
     Example::
 
@@ -191,11 +195,13 @@ class ToolRegistry:
         *,
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
         expose_exception_messages: bool = True,
+        redact_outputs: bool = True,
     ) -> None:
         if max_output_chars < 256:
             raise ValueError("max_output_chars must be at least 256")
         self.max_output_chars = max_output_chars
         self.expose_exception_messages = expose_exception_messages
+        self.redact_outputs = redact_outputs
         self._tools: dict[str, ToolSpec] = {}
 
     # -- registration --------------------------------------------------------------------------
@@ -380,7 +386,8 @@ class ToolRegistry:
             timed_out: the tool did not finish within its budget.
 
         Returns:
-            The output, capped at ``max_output_chars`` with the full text kept.
+            The output, capped at ``max_output_chars`` with the full text kept (both redacted
+            when ``redact_outputs`` is set).
         """
         if timed_out:
             return self._error(
@@ -403,6 +410,8 @@ class ToolRegistry:
                     ToolErrorKind.UNSERIALIZABLE_RESULT,
                     f"the tool returned a {type(result).__name__}, which is not JSON-encodable",
                 )
+        if self.redact_outputs:
+            full = redact_secrets(full)
         capped, truncated = cap_output(full, self.max_output_chars)
         return ToolOutput(call.id, capped, full, truncated=truncated)
 

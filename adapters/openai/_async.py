@@ -15,7 +15,8 @@ import anyio
 import anyio.to_thread
 from openai import AsyncOpenAI
 
-from adapters.openai._controller import ControllerBase
+from adapters.openai._controller import ControllerBase, key_redactor
+from adapters.openai._errors import ActiveRunPolicy
 from adapters.openai._flow import CancelToken, RunFlow
 from adapters.openai._io import (
     END_OF_STREAM,
@@ -23,6 +24,7 @@ from adapters.openai._io import (
     CloseStream,
     Emit,
     NextEvent,
+    Persist,
     Reply,
     Request,
     RunTools,
@@ -32,7 +34,7 @@ from adapters.openai._io import (
     start_call,
 )
 from adapters.openai._outcome import RunEvent, RunFinished, RunOutcome
-from lifecycle import Prepared
+from lifecycle import ASSISTANTS_RUN, Prepared
 
 __all__ = ["AsyncRunController", "run_tools_async"]
 
@@ -122,6 +124,7 @@ class AsyncRunController(ControllerBase):
         super().__init__(**settings)
         self._client = client.with_options(max_retries=0, timeout=self.config.request_timeout_s)
         self._sleep = sleep
+        self._redact = key_redactor(client.api_key)
 
     async def run(
         self,
@@ -131,6 +134,7 @@ class AsyncRunController(ControllerBase):
         stream: bool | None = None,
         cancel_token: CancelToken | None = None,
         allowed_tools: Collection[str] | None = None,
+        on_active_run: ActiveRunPolicy | None = None,
         **create_args: Any,
     ) -> RunOutcome:
         """Create a run on ``thread_id`` and drive it to an end (see ``RunController.run``).
@@ -138,10 +142,20 @@ class AsyncRunController(ControllerBase):
         Raises:
             openai.APIError: a request failed for good.
         """
+        self._reserve(thread_id)
         flow = self._flow(
-            thread_id, stream=stream, cancel_token=cancel_token, allowed_tools=allowed_tools
+            thread_id,
+            stream=stream,
+            cancel_token=cancel_token,
+            allowed_tools=allowed_tools,
+            on_active_run=on_active_run,
         )
-        return await _outcome(self._pump(flow, flow.create(assistant_id, create_args)))
+        outcome: RunOutcome | None = None
+        try:
+            outcome = await _outcome(self._pump(flow, flow.create(assistant_id, create_args)))
+        finally:
+            self._settle(thread_id, flow, outcome)
+        return outcome
 
     async def drive(
         self, *, thread_id: str, run_id: str, cancel_token: CancelToken | None = None
@@ -152,7 +166,10 @@ class AsyncRunController(ControllerBase):
             openai.APIError: a request failed for good.
         """
         flow = self._flow(thread_id, run_id, cancel_token=cancel_token)
-        return await _outcome(self._pump(flow, flow.attach()))
+        outcome = await _outcome(self._pump(flow, flow.attach()))
+        if outcome.status in ASSISTANTS_RUN.terminal_values:
+            self._release(thread_id, run_id)
+        return outcome
 
     async def cancel(self, *, thread_id: str, run_id: str) -> RunOutcome:
         """Cancel a run and follow it until it ends or the cancelling deadline passes.
@@ -161,7 +178,35 @@ class AsyncRunController(ControllerBase):
             openai.APIError: a request failed for good.
         """
         flow = self._flow(thread_id, run_id)
-        return await _outcome(self._pump(flow, flow.cancel()))
+        outcome = await _outcome(self._pump(flow, flow.cancel()))
+        if outcome.status in ASSISTANTS_RUN.terminal_values:
+            self._release(thread_id, run_id)
+        return outcome
+
+    async def recover(self) -> list[RunOutcome]:
+        """Continue after a crash from the store: every pending run, then every unbound create.
+
+        For each run saved as not terminal, the lifecycle and ledger are restored and the server
+        is read: a call whose effect is unknown (``started`` without ``finished``) is never run
+        again and is reported (``unknown_effect``); recorded outputs are submitted when the run
+        still waits for them, or marked delivered when it moved on; a run the server no longer
+        knows (404) is reported ``lost_handle`` and closed in the store, never recreated. A create
+        intent without a run id is looked up by its ``op_id`` on the thread and adopted.
+
+        Returns:
+            One outcome per pending run and per unbound create (``not_created`` when no run
+            carries its ``op_id``: the create never got in).
+
+        Raises:
+            RuntimeError: the controller has no store.
+            openai.APIError: a request failed for good.
+        """
+        outcomes: list[RunOutcome] = []
+        for flow, gen in self._recovery():
+            outcome = await _outcome(self._pump(flow, gen))
+            self._settle(flow.thread_id, flow, outcome)
+            outcomes.append(outcome)
+        return outcomes
 
     async def events(
         self,
@@ -194,6 +239,8 @@ class AsyncRunController(ControllerBase):
                 if isinstance(request, Emit):
                     yield request.event
                     reply = Reply()
+                elif isinstance(request, Persist):
+                    reply = Reply(request.action())  # the local store: inline; errors propagate
                 else:
                     reply = await self._serve(request, streams)
                 try:

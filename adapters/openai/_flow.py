@@ -24,7 +24,10 @@ run before deciding anything; a 400 on submit or cancel also leads to a read, ne
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import random
+import re
 import threading
 import uuid
 from collections.abc import Callable, Collection, Generator, Sequence
@@ -36,6 +39,7 @@ from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 
 from adapters.openai._config import ControllerConfig
+from adapters.openai._errors import ActiveRunPolicy, CrashPoint, ThreadBusy
 from adapters.openai._io import (
     END_OF_STREAM,
     MUTATING,
@@ -44,13 +48,16 @@ from adapters.openai._io import (
     Emit,
     NextEvent,
     Op,
+    Persist,
     Reply,
     Request,
     RunTools,
     Sleep,
+    ToolResult,
 )
 from adapters.openai._logging import logger
 from adapters.openai._outcome import (
+    UNKNOWN_EFFECT,
     MessageCompleted,
     RunOutcome,
     StatusChanged,
@@ -59,6 +66,7 @@ from adapters.openai._outcome import (
     ToolsStarted,
     records_from_ledger,
 )
+from adapters.store import EffectPhase, RunStore, StoredRun
 from lifecycle import (
     ASSISTANTS_RUN,
     CallState,
@@ -76,7 +84,7 @@ from lifecycle import (
 )
 from lifecycle._table import CANCEL_GUARD, SUBMIT_GUARD
 
-__all__ = ["CancelToken", "FlowContext", "RunFlow"]
+__all__ = ["NO_RUN", "CancelToken", "FlowContext", "RunFlow"]
 
 Flow = Generator[Request, Reply, Any]
 
@@ -90,6 +98,10 @@ _CANCEL_SUCCESS = frozenset(s for s in _CANCEL_TARGETS if s in _SPEC.terminal_va
     if e.source in _CANCEL_TARGETS and e.kind is EdgeKind.DOCUMENTED and e.dest in _SPEC.terminal
 )
 _MESSAGE_DONE = "completed"  # Message.status (messages have no lifecycle table)
+#: the server's 400 texts for "a run is active on this thread" (create, and add-message)
+_ACTIVE_RUN = re.compile(r"already has an active run|while a run .* is active", re.IGNORECASE)
+#: what an abandoned create intent (the server refused it: no run exists) is bound to
+NO_RUN = ""
 
 
 class CancelToken:
@@ -127,6 +139,12 @@ class FlowContext:
         stream: follow runs through the streaming API.
         watch: report completed steps and messages as events (costs extra requests when polling).
         cancel_token: a user's cancel request.
+        store: the durable store (``None``: nothing is persisted).
+        crash_at: a named crash point (tests only; see ``CRASH_POINTS``).
+        redact: applied to every tool output before it is recorded or submitted (the client's
+            own API key is removed this way).
+        on_active_run: what to do when the server refuses a create because of a foreign active
+            run on the thread.
     """
 
     config: ControllerConfig
@@ -139,6 +157,10 @@ class FlowContext:
     stream: bool = False
     watch: bool = False
     cancel_token: CancelToken | None = None
+    store: RunStore | None = None
+    crash_at: str | None = None
+    redact: Callable[[str], str] | None = None
+    on_active_run: ActiveRunPolicy = "fail"
 
 
 class _UnknownOutcome(Exception):
@@ -206,6 +228,10 @@ class RunFlow:
         self.pending_round: tuple[ToolCall, ...] | None = None
         self.seen_steps: set[str] = set()
         self.messages: dict[str, str] = {}
+        self.op_id: str | None = None
+        self.blocked: tuple[str, ...] = ()  # calls with an unknown effect hold the round back
+        self.lost = False  # the server does not know the run any more (404)
+        self.not_created = False  # a create intent that no run on the server carries
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -218,6 +244,54 @@ class RunFlow:
     def attach(self) -> Flow:
         """Drive an existing run (``run_id``) to an end. Returns the :class:`RunOutcome`."""
         yield from self._retrieve()
+        yield from self._follow()
+        return (yield from self._finish())
+
+    def resume(
+        self, stored: StoredRun, started: Collection[str], unfinished: Collection[str]
+    ) -> Flow:
+        """Continue a run saved in the store by an earlier process. Returns the outcome.
+
+        The saved lifecycle and ledger are restored. A call recorded ``started`` in the effect
+        log (``started``; ``unfinished``: started, never finished) without a recorded output is
+        never run again (``unknown_effect``). A round whose outputs were all recorded is
+        reconciled like an unknown submit (delivered if the run moved on, submitted if it still
+        waits). A 404 gives ``lost_handle``.
+        """
+        self.lc = stored.restore(hooks=self.ctx.hooks)
+        self.ledger = stored.ledger
+        self.op_id = stored.op_id
+        self.round = max((e.round for e in self.ledger.entries.values()), default=0)
+        yield from self._restore_effects(started, unfinished)
+        ids = [c.id for c in self.lc.pending_tool_calls]
+        try:
+            if self.lc.awaiting_client and ids and not self.ledger.pending(ids):
+                settled = yield from self._reconcile_submit(ids)
+                if not settled:
+                    self.pending_round = self.lc.pending_tool_calls
+            else:
+                yield from self._retrieve()
+                if self.lc.awaiting_client and self.lc.pending_tool_calls:
+                    self.pending_round = self.lc.pending_tool_calls
+        except openai.NotFoundError:
+            self.lost = True
+            logger.warning("run handle lost (404)", extra={"run_id": self.run_id})
+            return (yield from self._finish())
+        yield from self._follow()
+        return (yield from self._finish())
+
+    def adopt_create(self, op_id: str) -> Flow:
+        """Find the run a create intent (``op_id``) produced and drive it. Returns the outcome.
+
+        When no run carries the ``op_id`` the create never got in: the intent is closed and the
+        outcome's status is ``not_created``.
+        """
+        self.op_id = op_id
+        found = yield from self._find_run(op_id)
+        if not found:
+            self.not_created = True
+            yield from self._abandon_create()
+            return (yield from self._finish())
         yield from self._follow()
         return (yield from self._finish())
 
@@ -235,7 +309,7 @@ class RunFlow:
     def _follow(self) -> Flow:
         while True:
             yield from self._act()
-            if self.lc.is_terminal:
+            if self.lc.is_terminal or self.blocked:
                 return
             action = self._check_deadlines()
             if action == "stop":
@@ -316,6 +390,28 @@ class RunFlow:
             return min(self.poll_after, self.cfg.max_poll_interval_s)
         return self.cfg.poll_interval_s
 
+    # -- durability ----------------------------------------------------------------------------
+
+    def _save(self) -> Flow:
+        """Persist the lifecycle and the ledger (after every transition and ledger change)."""
+        store = self.ctx.store
+        if store is None or not self.run_id:
+            return
+        yield Persist(
+            functools.partial(
+                store.save,
+                self.run_id,
+                thread_id=self.thread_id,
+                lifecycle=self.lc.snapshot(),
+                ledger=self.ledger,
+                op_id=self.op_id,
+            )
+        )
+
+    def _crash(self, point: str) -> None:
+        if self.ctx.crash_at == point:
+            raise CrashPoint(point)
+
     # -- observing -----------------------------------------------------------------------------
 
     def _observe(self, run: Run, via: Via) -> Flow:
@@ -337,6 +433,7 @@ class RunFlow:
                         "inferred": e.inferred,
                     },
                 )
+            yield from self._save()
             yield Emit(StatusChanged(run.id, tuple(entries), str(self.lc.state), run))
 
     def _parse(self, raw: Any) -> Any:
@@ -420,14 +517,33 @@ class RunFlow:
     def _create(self, assistant_id: str, create_args: dict[str, Any]) -> Flow:
         args = dict(create_args)
         metadata = dict(args.pop("metadata", None) or {})
-        op_id = metadata.setdefault("op_id", uuid.uuid4().hex)
+        op_id = str(metadata.setdefault("op_id", uuid.uuid4().hex))
+        self.op_id = op_id
         kwargs = {"thread_id": self.thread_id, "assistant_id": assistant_id, "metadata": metadata}
         kwargs.update(args)
+        store = self.ctx.store
+        if store is not None:
+            yield Persist(functools.partial(_begin_create, store, op_id, self.thread_id))
         attempts = 0
+        busy = 0
         while True:
             op = Op.CREATE_STREAM if self.streaming else Op.CREATE
             try:
                 value = yield from self._call(op, **self._stream_kwargs(op, kwargs))
+                self._crash("after_create_sent")
+            except openai.BadRequestError as exc:
+                if not _ACTIVE_RUN.search(str(exc)) or busy >= 3:
+                    yield from self._abandon_create()
+                    raise
+                busy += 1
+                try:
+                    adopted = yield from self._resolve_active(op_id)
+                except ThreadBusy:
+                    yield from self._abandon_create()
+                    raise
+                if adopted:
+                    return
+                continue
             except _UnknownOutcome as unknown:
                 found = yield from self._find_run(op_id)
                 if found:
@@ -441,6 +557,58 @@ class RunFlow:
             else:
                 yield from self._observe(self._parse(value), Via.CLIENT)
             return
+
+    def _abandon_create(self) -> Flow:
+        """The server refused the create: no run exists for this intent; close the intent."""
+        store = self.ctx.store
+        if store is not None and self.op_id is not None:
+            yield Persist(functools.partial(store.bind_create, self.op_id, NO_RUN))
+
+    def _resolve_active(self, op_id: str) -> Flow:
+        """A create was refused for an active run: adopt ours, or apply ``on_active_run``.
+
+        Returns ``True`` when a run was adopted (the flow follows it), ``False`` to create again.
+
+        Raises:
+            ThreadBusy: the policy is ``fail``, or a cancelled orphan did not end in time.
+        """
+        raw = yield from self._call(Op.LIST_RUNS, thread_id=self.thread_id, limit=20)
+        active = [r for r in self._parse(raw).data if r.status not in _SPEC.terminal_values]
+        mine = [r for r in active if (r.metadata or {}).get("op_id") == op_id]
+        policy = self.ctx.on_active_run
+        chosen = mine[0] if mine else (active[0] if active and policy == "adopt" else None)
+        if chosen is not None:
+            logger.info(
+                "adopted the active run of the thread",
+                extra={"run_id": chosen.id, "ours": bool(mine)},
+            )
+            self._stream_failed()
+            yield from self._observe(chosen, Via.POLL)
+            return True
+        if not active:
+            return False  # it ended meanwhile: create again
+        if policy != "cancel":
+            raise ThreadBusy(self.thread_id, active[0].id, "active on the server")
+        for orphan in active:
+            logger.warning("cancelling an orphan active run", extra={"run_id": orphan.id})
+            child = RunFlow(
+                dataclasses.replace(
+                    self.ctx,
+                    config=dataclasses.replace(self.cfg, fetch_messages=False),
+                    store=None,
+                    crash_at=None,
+                    cancel_token=None,
+                    watch=False,
+                    stream=False,
+                ),
+                self.thread_id,
+                orphan.id,
+            )
+            outcome = yield from child.cancel()
+            self.requests += child.requests
+            if outcome.status not in _SPEC.terminal_values:
+                raise ThreadBusy(self.thread_id, orphan.id, "orphan cancel unconfirmed")
+        return False
 
     def _find_run(self, op_id: str) -> Flow:
         """Find a run this flow created (by its ``op_id`` metadata) after an unknown create."""
@@ -465,6 +633,15 @@ class RunFlow:
             self.ledger.intend(c, round=rnd)
         yield Emit(ToolsStarted(self.run_id, rnd, tuple(unique)))
         yield from self._execute(unique)
+        blocked = tuple(c.id for c in unique if self._unknown(c.id))
+        if blocked:
+            # never run again, never answered on our behalf: the round waits for a person
+            self.blocked = blocked
+            logger.error(
+                "tool calls with an unknown effect; not re-run, not submitted",
+                extra={"run_id": self.run_id, "tool_call_ids": list(blocked)},
+            )
+            return
         outputs: list[ToolOutput] = []
         for c in unique:
             recorded = self.ledger.output_for(c.id)
@@ -479,6 +656,7 @@ class RunFlow:
             self.ledger.undelivered(ids, reason="cancelled")
             yield from self._act()  # sends the cancel; never submit after a cancel request
             return
+        self._crash("before_submit")
         yield from self._submit(ids, outputs)
 
     def _execute(self, calls: list[ToolCall]) -> Flow:
@@ -495,17 +673,67 @@ class RunFlow:
                 self.ledger.record(self.tools.finish(c, timed_out=True), executed=False)
             elif self.ledger.claim(c.id):
                 to_run.append(prepared)
+        results: list[ToolResult] = []
         if to_run:
+            yield from self._save()
+            for p in to_run:  # committed before the side effect: the at-most-once gate
+                yield from self._effect(p.call.id, EffectPhase.STARTED)
             reply = yield RunTools(
                 tuple(to_run), budget, max(1, self.cfg.max_concurrency), self._on_late
             )
             if reply.error is not None:
                 raise reply.error
-            for r in reply.value:
+            self._crash("after_tool_effect")
+            results = list(reply.value)
+            for r in results:
                 out = self.tools.finish(
                     r.prepared.call, r.value, error=r.error, timed_out=r.timed_out
                 )
-                self.ledger.record(out, executed=True, timed_out=r.timed_out)
+                self.ledger.record(self._scrub(out), executed=True, timed_out=r.timed_out)
+        yield from self._save()
+        for r in results:
+            detail = "timed_out" if r.timed_out else "ok"
+            if r.error is not None:
+                detail = f"error:{type(r.error).__name__}"
+            yield from self._effect(r.prepared.call.id, EffectPhase.FINISHED, detail)
+
+    def _effect(self, call_id: str, phase: EffectPhase, detail: str = "") -> Flow:
+        """Append to the store's effect log (no store: nothing)."""
+        store = self.ctx.store
+        if store is not None:
+            yield Persist(
+                functools.partial(store.record_effect, self.run_id, call_id, phase, detail=detail)
+            )
+
+    def _scrub(self, out: ToolOutput) -> ToolOutput:
+        """Apply the controller's redaction (its own API key) to an output."""
+        redact = self.ctx.redact
+        if redact is None:
+            return out
+        output, full = redact(out.output), redact(out.full_output)
+        if output == out.output and full == out.full_output:
+            return out
+        return dataclasses.replace(out, output=output, full_output=full)
+
+    def _unknown(self, call_id: str) -> bool:
+        entry = self.ledger.entries.get(call_id)
+        return entry is not None and entry.reason == UNKNOWN_EFFECT
+
+    def _restore_effects(self, started: Collection[str], unfinished: Collection[str]) -> Flow:
+        """Reconcile the restored ledger with the effect log after a restart."""
+        for cid, entry in self.ledger.entries.items():
+            if entry.output is not None:
+                if cid in unfinished:
+                    # the output was saved, only its "finished" record was lost in the crash
+                    yield from self._effect(cid, EffectPhase.FINISHED, "recovered")
+                continue
+            if cid in started:
+                entry.state = CallState.STARTED
+                entry.executed = True
+                entry.reason = UNKNOWN_EFFECT
+            elif entry.state is CallState.STARTED:
+                entry.state = CallState.INTENDED  # claimed, but never started: safe to run
+                entry.executed = False
 
     def _tool_budget(self) -> float:
         budget = self.cfg.tool_timeout_s
@@ -515,7 +743,7 @@ class RunFlow:
         return budget
 
     def _on_late(self, prepared: Prepared, value: Any, error: BaseException | None) -> None:
-        out = self.tools.finish(prepared.call, value, error=error)
+        out = self._scrub(self.tools.finish(prepared.call, value, error=error))
         self.ledger.record_late(out)
         logger.warning(
             "tool finished after its budget",
@@ -548,8 +776,10 @@ class RunFlow:
                 )
                 yield from self._reconcile_submit(ids)
                 return
+            self._crash("after_submit_sent")
             self.lc.record_submission(ids)
             self.ledger.delivered(ids)
+            yield from self._save()
             if op is Op.SUBMIT_STREAM:
                 yield from self._consume(value)
             else:
@@ -564,10 +794,12 @@ class RunFlow:
         entries = self.lc.history[before:]
         if any(_SPEC.edge(e.source, e.trigger) is not None and _is_submit(e) for e in entries):
             self.ledger.delivered(ids)
+            yield from self._save()
             return True
         if self.lc.awaiting_client:
             return False
         self.ledger.undelivered(ids, reason=str(self.lc.state))
+        yield from self._save()
         return True
 
     # -- cancel --------------------------------------------------------------------------------
@@ -684,13 +916,23 @@ class RunFlow:
                 cid
                 for cid, e in self.ledger.entries.items()
                 if e.state not in (CallState.DELIVERED, CallState.EXECUTED_UNDELIVERED)
+                and e.reason != UNKNOWN_EFFECT
             ]
             self.ledger.undelivered(open_ids, reason=str(self.lc.state))
         snapshot = self.lc.snapshot()
         terminal = self.lc.is_terminal
         state = str(self.lc.state)
+        cancel_unconfirmed = self.cancel_started is not None and not terminal
+        yield from self._save()
+        store = self.ctx.store
+        if store is not None and self.run_id and not terminal:
+            reason = (
+                "lost_handle" if self.lost else "cancel_unconfirmed" if cancel_unconfirmed else None
+            )
+            if reason is not None:
+                yield Persist(functools.partial(store.close_run, self.run_id, reason))
         outcome = RunOutcome(
-            status=state,
+            status="lost_handle" if self.lost else "not_created" if self.not_created else state,
             run_id=self.run_id,
             thread_id=self.thread_id,
             history=self.lc.history,
@@ -702,8 +944,9 @@ class RunFlow:
             deadline=self.deadline,
             cancel_requested=self.cancel_asked,
             cancel_lost_race=self.cancel_asked and terminal and state not in _CANCEL_SUCCESS,
-            cancel_unconfirmed=self.cancel_started is not None and not terminal,
+            cancel_unconfirmed=cancel_unconfirmed,
             stream_fallbacks=self.stream_fallbacks,
+            unknown_effects=tuple(c for c in self.ledger.entries if self._unknown(c)),
             snapshot=snapshot,
             ledger=self.ledger,
         )
@@ -712,6 +955,11 @@ class RunFlow:
             extra={"run_id": self.run_id, "status": state, "deadline": self.deadline},
         )
         return outcome
+
+
+def _begin_create(store: RunStore, op_id: str, thread_id: str) -> None:
+    if store.create_intent(op_id) is None:  # a caller's own op_id may be retried
+        store.begin_create(op_id, thread_id)
 
 
 def _is_submit(entry: Any) -> bool:

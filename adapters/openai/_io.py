@@ -29,6 +29,7 @@ __all__ = [
     "Emit",
     "NextEvent",
     "Op",
+    "Persist",
     "Reply",
     "Request",
     "RunTools",
@@ -134,7 +135,18 @@ class Emit:
     event: Any
 
 
-Request = ApiCall | Sleep | RunTools | NextEvent | CloseStream | Emit
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Write to (or read from) the durable store: call ``action()``. Reply: its return value.
+
+    The store is local and synchronous (SQLite); both drivers call ``action`` inline, and an
+    exception it raises propagates out of the driver (a store that cannot write stops the run).
+    """
+
+    action: Callable[[], Any]
+
+
+Request = ApiCall | Sleep | RunTools | NextEvent | CloseStream | Emit | Persist
 
 
 class _EndOfStream:

@@ -30,6 +30,7 @@ from lifecycle import (
 )
 
 __all__ = [
+    "UNKNOWN_EFFECT",
     "MessageCompleted",
     "RunEvent",
     "RunFinished",
@@ -50,6 +51,10 @@ _RAISES: Mapping[str, type[RunEndedUnsuccessfully]] = {
 }
 
 
+#: The record state (and ledger ``reason``) of a call whose effect is unknown after a restart.
+UNKNOWN_EFFECT = "unknown_effect"
+
+
 @dataclass(frozen=True, slots=True)
 class ToolCallRecord:
     """One tool call of the run and what became of it.
@@ -60,7 +65,9 @@ class ToolCallRecord:
         arguments: the raw JSON argument string.
         output: the output submitted (capped), or ``None``.
         error: the error type of an error output, else ``None``.
-        state: the ledger state (``delivered``, ``executed_undelivered``, ...).
+        state: the ledger state (``delivered``, ``executed_undelivered``, ...), or
+            ``unknown_effect`` for a call whose side effect may have happened before a crash
+            and whose output was lost (it is never run again).
         truncated: whether the submitted output was capped.
         full_output: the whole output before capping.
         round: the requires_action round (1-based).
@@ -92,7 +99,7 @@ def records_from_ledger(ledger: ToolLedger) -> tuple[ToolCallRecord, ...]:
             arguments=e.arguments,
             output=e.output,
             error=e.error,
-            state=e.state.value,
+            state=UNKNOWN_EFFECT if e.reason == UNKNOWN_EFFECT else e.state.value,
             truncated=e.truncated,
             full_output=e.full_output,
             round=e.round,
@@ -120,6 +127,8 @@ class RunOutcome:
         cancel_lost_race: a cancel was requested but the run ended otherwise.
         cancel_unconfirmed: the cancel was not confirmed within the cancelling deadline.
         stream_fallbacks: times a stream dropped or went silent and polling took over.
+        unknown_effects: tool call ids whose side effect may have happened before a crash and
+            whose output was lost: never re-run, never submitted; a person decides.
         snapshot: the lifecycle snapshot (state, journal, anomalies).
         ledger: the tool ledger.
     """
@@ -138,8 +147,24 @@ class RunOutcome:
     cancel_lost_race: bool = False
     cancel_unconfirmed: bool = False
     stream_fallbacks: int = 0
+    unknown_effects: tuple[str, ...] = ()
     snapshot: LifecycleSnapshot | None = field(default=None, repr=False)
     ledger: ToolLedger = field(default_factory=ToolLedger, repr=False)
+
+    def __repr__(self) -> str:
+        # ids, status and counts only: message texts, outputs and the Run object may carry
+        # anything a tool or the model produced (I8)
+        return (
+            f"RunOutcome(status={self.status!r}, run_id={self.run_id!r}, "
+            f"thread_id={self.thread_id!r}, transitions={len(self.history)}, "
+            f"anomalies={len(self.anomalies)}, tool_calls={len(self.tool_calls)}, "
+            f"messages=<{len(self.messages)}>, requests={self.requests}, "
+            f"deadline={self.deadline!r}, cancel_requested={self.cancel_requested}, "
+            f"cancel_lost_race={self.cancel_lost_race}, "
+            f"cancel_unconfirmed={self.cancel_unconfirmed}, "
+            f"stream_fallbacks={self.stream_fallbacks}, "
+            f"unknown_effects={len(self.unknown_effects)})"
+        )
 
     @property
     def ok(self) -> bool:
@@ -196,6 +221,7 @@ class RunOutcome:
             "cancel_lost_race": self.cancel_lost_race,
             "cancel_unconfirmed": self.cancel_unconfirmed,
             "stream_fallbacks": self.stream_fallbacks,
+            "unknown_effects": list(self.unknown_effects),
             "requests": self.requests,
             "messages": list(self.messages),
             "tool_calls": [

@@ -15,7 +15,8 @@ from typing import Any
 import anyio
 from openai import OpenAI
 
-from adapters.openai._controller import ControllerBase
+from adapters.openai._controller import ControllerBase, key_redactor
+from adapters.openai._errors import ActiveRunPolicy
 from adapters.openai._flow import CancelToken, RunFlow
 from adapters.openai._io import (
     END_OF_STREAM,
@@ -23,6 +24,7 @@ from adapters.openai._io import (
     CloseStream,
     Emit,
     NextEvent,
+    Persist,
     Reply,
     Request,
     RunTools,
@@ -31,7 +33,7 @@ from adapters.openai._io import (
     start_call,
 )
 from adapters.openai._outcome import RunEvent, RunFinished, RunOutcome
-from lifecycle import Prepared
+from lifecycle import ASSISTANTS_RUN, Prepared
 
 __all__ = ["RunController", "run_tools_sync"]
 
@@ -109,6 +111,7 @@ class RunController(ControllerBase):
         super().__init__(**settings)
         self._client = client.with_options(max_retries=0, timeout=self.config.request_timeout_s)
         self._sleep = sleep
+        self._redact = key_redactor(client.api_key)
 
     def run(
         self,
@@ -118,6 +121,7 @@ class RunController(ControllerBase):
         stream: bool | None = None,
         cancel_token: CancelToken | None = None,
         allowed_tools: Collection[str] | None = None,
+        on_active_run: ActiveRunPolicy | None = None,
         **create_args: Any,
     ) -> RunOutcome:
         """Create a run on ``thread_id`` and drive it to an end.
@@ -136,10 +140,20 @@ class RunController(ControllerBase):
         Raises:
             openai.APIError: a request failed for good (after the retries it qualifies for).
         """
+        self._reserve(thread_id)
         flow = self._flow(
-            thread_id, stream=stream, cancel_token=cancel_token, allowed_tools=allowed_tools
+            thread_id,
+            stream=stream,
+            cancel_token=cancel_token,
+            allowed_tools=allowed_tools,
+            on_active_run=on_active_run,
         )
-        return _outcome(self._pump(flow, flow.create(assistant_id, create_args)))
+        outcome: RunOutcome | None = None
+        try:
+            outcome = _outcome(self._pump(flow, flow.create(assistant_id, create_args)))
+        finally:
+            self._settle(thread_id, flow, outcome)
+        return outcome
 
     def drive(
         self, *, thread_id: str, run_id: str, cancel_token: CancelToken | None = None
@@ -150,7 +164,10 @@ class RunController(ControllerBase):
             openai.APIError: a request failed for good.
         """
         flow = self._flow(thread_id, run_id, cancel_token=cancel_token)
-        return _outcome(self._pump(flow, flow.attach()))
+        outcome = _outcome(self._pump(flow, flow.attach()))
+        if outcome.status in ASSISTANTS_RUN.terminal_values:
+            self._release(thread_id, run_id)
+        return outcome
 
     def cancel(self, *, thread_id: str, run_id: str) -> RunOutcome:
         """Cancel a run and follow it until it ends or the cancelling deadline passes.
@@ -162,7 +179,35 @@ class RunController(ControllerBase):
             openai.APIError: a request failed for good.
         """
         flow = self._flow(thread_id, run_id)
-        return _outcome(self._pump(flow, flow.cancel()))
+        outcome = _outcome(self._pump(flow, flow.cancel()))
+        if outcome.status in ASSISTANTS_RUN.terminal_values:
+            self._release(thread_id, run_id)
+        return outcome
+
+    def recover(self) -> list[RunOutcome]:
+        """Continue after a crash from the store: every pending run, then every unbound create.
+
+        For each run saved as not terminal, the lifecycle and ledger are restored and the server
+        is read: a call whose effect is unknown (``started`` without ``finished``) is never run
+        again and is reported (``unknown_effect``); recorded outputs are submitted when the run
+        still waits for them, or marked delivered when it moved on; a run the server no longer
+        knows (404) is reported ``lost_handle`` and closed in the store, never recreated. A create
+        intent without a run id is looked up by its ``op_id`` on the thread and adopted.
+
+        Returns:
+            One outcome per pending run and per unbound create (``not_created`` when no run
+            carries its ``op_id``: the create never got in).
+
+        Raises:
+            RuntimeError: the controller has no store.
+            openai.APIError: a request failed for good.
+        """
+        outcomes: list[RunOutcome] = []
+        for flow, gen in self._recovery():
+            outcome = _outcome(self._pump(flow, gen))
+            self._settle(flow.thread_id, flow, outcome)
+            outcomes.append(outcome)
+        return outcomes
 
     def events(
         self,
@@ -198,6 +243,8 @@ class RunController(ControllerBase):
                 if isinstance(request, Emit):
                     yield request.event
                     reply = Reply()
+                elif isinstance(request, Persist):
+                    reply = Reply(request.action())  # the local store: inline; errors propagate
                 else:
                     reply = self._serve(request, streams)
                 request = gen.send(reply)

@@ -1,8 +1,8 @@
 """Matrix rows about crashes and restarts (S29-S32) and the async dispatch race (S33).
 
-S29-S32 are written against the intended durable-controller API (a ``store=RunStore(...)``
-setting, named crash points, and ``recover()``), which the controller does not have yet: they are
-strict xfails until it does. The store itself (``adapters.store``) is tested in
+S29-S32 drive the durable controller (``store=RunStore(...)``, named crash points raising
+``adapters.openai.CrashPoint``, and ``recover()`` in a second controller over the same store file,
+standing in for the restarted process). The store itself (``adapters.store``) is tested in
 ``tests/test_store.py``.
 """
 
@@ -14,26 +14,14 @@ from typing import Any
 
 import pytest
 
+from adapters.openai import CrashPoint
 from adapters.simulator import Answer, CallTools, Queue, Scenario, ToolCallSpec, Work
 from adapters.store import EffectPhase, RunStore
 from lifecycle import CallState, ToolRegistry
 from tests.faults.harness import Effects, World
 
-NEEDS_DURABLE = pytest.mark.xfail(
-    strict=True,
-    reason="needs durable restart: RunController(store=..., crash_at=...) and recover()",
-)
-
-
-class _SimulatedCrash(BaseException):
-    """Stand-in until the controller ships its own crash-point exception."""
-
-
-#: What a named crash point raises: the process "dies" there (the controller's class once it
-#: exists as ``adapters.openai.CrashPoint``).
-SimulatedCrash: type[BaseException] = getattr(
-    __import__("adapters.openai", fromlist=["CrashPoint"]), "CrashPoint", _SimulatedCrash
-)
+#: What a named crash point raises: the process "dies" there.
+SimulatedCrash = CrashPoint
 
 
 def _charge_tools(effects: Effects) -> ToolRegistry:
@@ -71,7 +59,6 @@ def _crash_then_recover(
     return effects, store, thread, outcomes
 
 
-@NEEDS_DURABLE
 def test_s29_crash_after_the_effect_before_finished_is_an_unknown_effect(
     world: World, tmp_path: Path
 ) -> None:
@@ -84,7 +71,6 @@ def test_s29_crash_after_the_effect_before_finished_is_an_unknown_effect(
     assert store.unknown_effects(outcome.run_id) == [call.id]
 
 
-@NEEDS_DURABLE
 def test_s30_crash_after_finished_before_submit_submits_the_recorded_output(
     world: World, tmp_path: Path
 ) -> None:
@@ -101,7 +87,6 @@ def test_s30_crash_after_finished_before_submit_submits_the_recorded_output(
     ]
 
 
-@NEEDS_DURABLE
 def test_s31_crash_after_submit_sent_marks_it_delivered_on_restart(
     world: World, tmp_path: Path
 ) -> None:
@@ -114,7 +99,6 @@ def test_s31_crash_after_submit_sent_marks_it_delivered_on_restart(
     assert [t.state for t in outcome.tool_calls] == [CallState.DELIVERED]
 
 
-@NEEDS_DURABLE
 def test_s32_crash_after_create_sent_adopts_the_run_by_op_id(world: World, tmp_path: Path) -> None:
     """S32: create sent, run id not saved: on restart the run is found by op_id and adopted."""
     effects, store, thread, outcomes = _crash_then_recover(
@@ -127,7 +111,6 @@ def test_s32_crash_after_create_sent_adopts_the_run_by_op_id(world: World, tmp_p
     assert effects.count == {"s32": 1}
 
 
-@NEEDS_DURABLE
 def test_restart_with_a_vanished_run_reports_lost_handle(world: World, tmp_path: Path) -> None:
     """F21: a pending run that is gone (404) on restart is reported lost_handle, not recreated."""
     store = RunStore(tmp_path / "runs.db", clock=world.clock)

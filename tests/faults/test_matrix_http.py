@@ -96,7 +96,6 @@ def test_s20_create_applied_then_lost_is_adopted_by_op_id(world: World) -> None:
     assert out.text == "adopted"
 
 
-@pytest.mark.xfail(strict=True, reason="needs thread hygiene: reconcile an orphan active run")
 def test_s21_an_orphan_active_run_is_reconciled_before_creating(world: World) -> None:
     """S21: a previous process left an active run on the thread; run() cancels it per policy
     (``on_active_run="cancel"``), then creates its own: never two active runs."""
@@ -119,7 +118,6 @@ def test_s21_an_orphan_active_run_is_reconciled_before_creating(world: World) ->
     assert history[-1][1] <= created_at  # the orphan ended before ours was created
 
 
-@pytest.mark.xfail(strict=True, reason="needs thread hygiene: one active run per thread (I6)")
 def test_s06_s21_a_thread_with_an_unconfirmed_cancel_is_not_reused(world: World) -> None:
     """I6: after cancel_unconfirmed the controller refuses locally to create on that thread
     (no POST /runs is sent) instead of relying on the server's 400."""

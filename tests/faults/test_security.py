@@ -101,10 +101,6 @@ def test_the_tool_registry_dispatches_only_registered_allowed_names() -> None:
     assert json.loads(denied.error.output)["error"]["allowed"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs redaction of successful tool outputs and of RunOutcome's repr (messages, run)",
-)
 def test_a_tool_output_carrying_the_key_is_redacted_everywhere(world: World) -> None:
     """I8: a (careless) tool returns the client's key as a bearer token: it must not reach the
     submitted output, the outcome's repr or its JSON export."""
