@@ -411,3 +411,22 @@ def test_ledger_round_trips_through_json() -> None:
     assert restored.entries == ledger.entries
     assert restored.claim("c1") is False  # still started after a restart
     assert "chars>" in repr(restored.entries["c1"])  # arguments are not shown in reprs
+
+
+def test_successful_outputs_are_redacted_by_default_and_only_by_choice_kept() -> None:
+    """A tool echoing a credential never gets it into the submitted or the kept output."""
+    secret = "sk-live-0123456789abcdefXYZ"
+    for redact in (True, False):
+        reg = ToolRegistry(redact_outputs=redact)
+
+        @reg.tool
+        def echo(text: str) -> str:
+            """Echo the text back."""
+            return f"config: api_key={secret}; note={text}"
+
+        call = ToolCall("call_1", "echo", json.dumps({"text": "hi"}))
+        prepared = reg.prepare(call)
+        out = reg.finish(call, prepared.call_tool())
+        assert (secret in out.output) is not redact
+        assert (secret in out.full_output) is not redact
+        assert "note=hi" in out.output
