@@ -15,6 +15,16 @@ from lifecycle import LIFECYCLES
 
 LIFECYCLE_CHOICE = click.Choice(sorted(LIFECYCLES), case_sensitive=False)
 
+#: the ``--lifecycle NAME`` option shared by the commands that read a table
+lifecycle_option = click.option(
+    "--lifecycle",
+    "lifecycle_name",
+    type=LIFECYCLE_CHOICE,
+    default="assistants-run",
+    show_default=True,
+    help="Which lifecycle table to use.",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="run-lifecycle")
@@ -24,14 +34,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("trace", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-@click.option(
-    "--lifecycle",
-    "lifecycle_name",
-    type=LIFECYCLE_CHOICE,
-    default="assistants-run",
-    show_default=True,
-    help="Which lifecycle table to check the trace against.",
-)
+@lifecycle_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--live-policy",
@@ -61,13 +64,7 @@ def check(trace: Path, lifecycle_name: str, as_json: bool, live_policy: bool) ->
 
 
 @main.command()
-@click.option(
-    "--lifecycle",
-    "lifecycle_name",
-    type=LIFECYCLE_CHOICE,
-    default="assistants-run",
-    show_default=True,
-)
+@lifecycle_option
 @click.option(
     "--format",
     "fmt",

@@ -19,7 +19,7 @@ from adapters.openai._io import assistants_quiet
 from adapters.simulator import Answer, CallTools, Queue, Scenario, ToolCallSpec, Work
 from adapters.store import RunStore
 from lifecycle import CallState, RunLifecycle, ToolRegistry
-from tests.faults.harness import Effects, World, iter_text
+from tests.faults.harness import Effects, World, charge_tools, iter_text, one_charge_scenario
 
 
 @pytest.fixture
@@ -29,28 +29,11 @@ def world() -> Any:
         yield w
 
 
-def _charge(effects: Effects) -> ToolRegistry:
-    tools = ToolRegistry()
-
-    @tools.tool
-    def charge(order: str) -> str:
-        """Charge an order (not idempotent)."""
-        effects.hit(order)
-        return f"charged {order}"
-
-    return tools
-
-
-def _one_call(world: World, name: str) -> dict[str, str]:
-    call = ToolCallSpec.of("charge", {"order": name})
-    return world.scenario(name, Scenario((Queue(), CallTools((call,)), Answer("{output}"))))
-
-
 def test_async_recover_submits_the_recorded_output_once(world: World, tmp_path: Path) -> None:
     """The async twin: crash before submit, recover() submits the recorded output, no re-run."""
     effects = Effects()
-    tools = _charge(effects)
-    meta = _one_call(world, "a30")
+    tools = charge_tools(effects)
+    meta = one_charge_scenario(world, "a30")
     thread = world.thread()
 
     async def main() -> Any:
@@ -76,8 +59,8 @@ def test_an_unknown_effect_is_never_rerun_by_a_second_recovery(
     """Recovering twice reports the unknown effect twice, runs it never, and the thread stays
     refused locally (the store still holds the run as pending)."""
     effects = Effects()
-    tools = _charge(effects)
-    meta = _one_call(world, "u29")
+    tools = charge_tools(effects)
+    meta = one_charge_scenario(world, "u29")
     thread = world.thread()
     store = RunStore(tmp_path / "runs.db", clock=world.clock)
     with pytest.raises(CrashPoint):

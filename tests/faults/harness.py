@@ -27,7 +27,16 @@ from typing import Any
 import openai
 
 from adapters.openai import AsyncRunController, ControllerConfig, RetryPolicy, RunController
-from adapters.simulator import ManualClock, Scenario, Simulator, SimulatorServer
+from adapters.simulator import (
+    Answer,
+    CallTools,
+    ManualClock,
+    Queue,
+    Scenario,
+    Simulator,
+    SimulatorServer,
+    ToolCallSpec,
+)
 from lifecycle import ASSISTANTS_RUN, ToolRegistry
 
 #: The API key every harness client uses; no log, repr, journal or store may ever contain it.
@@ -360,3 +369,22 @@ def iter_text(*values: Any) -> Iterator[str]:
     for v in values:
         yield str(v)
         yield repr(v)
+
+
+def charge_tools(effects: Effects) -> ToolRegistry:
+    """A registry with one non-idempotent tool, ``charge``, that counts its real executions."""
+    tools = ToolRegistry()
+
+    @tools.tool
+    def charge(order: str) -> str:
+        """Charge an order (not idempotent)."""
+        effects.hit(order)
+        return f"charged {order}"
+
+    return tools
+
+
+def one_charge_scenario(world: World, name: str) -> dict[str, str]:
+    """Register scenario ``name``: one ``charge`` call, then an answer; return the run metadata."""
+    call = ToolCallSpec.of("charge", {"order": name})
+    return world.scenario(name, Scenario((Queue(), CallTools((call,)), Answer("{output}"))))

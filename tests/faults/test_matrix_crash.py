@@ -18,39 +18,19 @@ from adapters.openai import CrashPoint
 from adapters.simulator import Answer, CallTools, Queue, Scenario, ToolCallSpec, Work
 from adapters.store import EffectPhase, RunStore
 from lifecycle import CallState, ToolRegistry
-from tests.faults.harness import Effects, World
-
-#: What a named crash point raises: the process "dies" there.
-SimulatedCrash = CrashPoint
-
-
-def _charge_tools(effects: Effects) -> ToolRegistry:
-    tools = ToolRegistry()
-
-    @tools.tool
-    def charge(order: str) -> str:
-        """Charge an order (not idempotent)."""
-        effects.hit(order)
-        return f"charged {order}"
-
-    return tools
-
-
-def _scenario(world: World, name: str) -> dict[str, str]:
-    call = ToolCallSpec.of("charge", {"order": name})
-    return world.scenario(name, Scenario((Queue(), CallTools((call,)), Answer("{output}"))))
+from tests.faults.harness import Effects, World, charge_tools, one_charge_scenario
 
 
 def _crash_then_recover(
     world: World, tmp_path: Path, name: str, crash_at: str
 ) -> tuple[Effects, RunStore, str, Any]:
     effects = Effects()
-    tools = _charge_tools(effects)
-    meta = _scenario(world, name)
+    tools = charge_tools(effects)
+    meta = one_charge_scenario(world, name)
     thread = world.thread()
     store = RunStore(tmp_path / "runs.db", clock=world.clock)
     first = world.controller(tools, store=store, crash_at=crash_at)
-    with pytest.raises(SimulatedCrash):
+    with pytest.raises(CrashPoint):
         first.run(thread_id=thread, assistant_id=world.assistant_id, metadata=meta)
     store.close()
     store = RunStore(tmp_path / "runs.db", clock=world.clock)  # the restarted process
