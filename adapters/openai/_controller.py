@@ -112,7 +112,8 @@ class ControllerBase:
 
         Raises:
             ThreadBusy: this controller follows a run there, or left one there that did not end
-                (e.g. ``cancel_unconfirmed``), or its store has one that is not terminal.
+                (e.g. ``cancel_unconfirmed``), or its store has one that is not terminal or a
+                create on the thread whose outcome is unknown (until ``recover()`` settles it).
         """
         with self._threads_lock:
             known = self._threads.get(thread_id)
@@ -124,6 +125,9 @@ class ControllerBase:
                         raise ThreadBusy(
                             thread_id, stored.run_id, stored.closed or "pending in the store"
                         )
+                for intent in self.store.unbound_creates():
+                    if intent.thread_id == thread_id:  # a create whose outcome is unknown
+                        raise ThreadBusy(thread_id, None, "create outcome unknown in the store")
             self._threads[thread_id] = ("", "being created")
 
     def _settle(self, thread_id: str, flow: RunFlow, outcome: RunOutcome | None) -> None:
@@ -133,12 +137,14 @@ class ControllerBase:
                 self._threads.pop(thread_id, None)
             elif outcome is None and not flow.run_id:
                 self._threads.pop(thread_id, None)  # nothing was created
-            elif outcome is not None and outcome.status == "lost_handle":
+            elif outcome is not None and outcome.status in ("lost_handle", "not_created"):
                 self._threads.pop(thread_id, None)  # the server has no such run
             else:
                 reason = "not terminal"
                 if outcome is not None and outcome.cancel_unconfirmed:
                     reason = "cancel_unconfirmed"
+                elif outcome is not None and outcome.abandoned is not None:
+                    reason = f"abandoned ({outcome.abandoned})"
                 elif outcome is None:
                     reason = "the drive failed"
                 self._threads[thread_id] = (flow.run_id, reason)
@@ -162,6 +168,11 @@ class ControllerBase:
         if store is None:
             raise RuntimeError("recover() needs a controller built with store=RunStore(...)")
         plans: list[tuple[RunFlow, Generator[Request, Reply, Any]]] = []
+        with self._threads_lock:  # no run() on these threads while they are reconciled (I6)
+            for stored in store.pending():
+                self._threads[stored.thread_id] = (stored.run_id, "recovering")
+            for intent in store.unbound_creates():
+                self._threads.setdefault(intent.thread_id, ("", "recovering a create"))
         for stored in store.pending():
             effects = store.effects(stored.run_id)
             started = {e.tool_call_id for e in effects if e.phase is EffectPhase.STARTED}

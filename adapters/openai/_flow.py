@@ -176,6 +176,24 @@ def _status_code(exc: BaseException) -> int | None:
     return exc.status_code if isinstance(exc, openai.APIStatusError) else None
 
 
+def _retryable(exc: BaseException, statuses: Collection[int]) -> bool:
+    """Whether a failed call may be sent again: no answer, a 5xx, or one of ``statuses``."""
+    if isinstance(exc, openai.APIConnectionError):
+        return True
+    status = _status_code(exc)
+    return status is not None and (status >= 500 or status in statuses)
+
+
+def _error_reason(exc: BaseException) -> str:
+    """A short machine-readable reason for an API error: ``http_503``, ``timeout``..."""
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    status = _status_code(exc)
+    return f"http_{status}" if status is not None else type(exc).__name__
+
+
 def tool_calls_of(run: Run) -> tuple[ToolCall, ...] | None:
     """The function calls a run asks for, or ``None`` when it carries no ``required_action``."""
     action = run.required_action
@@ -231,21 +249,33 @@ class RunFlow:
         self.op_id: str | None = None
         self.blocked: tuple[str, ...] = ()  # calls with an unknown effect hold the round back
         self.lost = False  # the server does not know the run any more (404)
+        self.abandoned: str | None = None  # why the drive gave up on a live run (API errors)
+        self.poll_failures = 0  # polls that failed for good (each after its retries)
         self.not_created = False  # a create intent that no run on the server carries
 
     # -- entry points --------------------------------------------------------------------------
 
     def create(self, assistant_id: str, create_args: dict[str, Any]) -> Flow:
-        """Create a run on the thread and drive it to an end. Returns the :class:`RunOutcome`."""
-        yield from self._create(assistant_id, create_args)
-        yield from self._follow()
-        return (yield from self._finish())
+        """Create a run on the thread and drive it to an end. Returns the :class:`RunOutcome`.
+
+        Raises:
+            openai.APIError: the create failed for good (no run is known to exist).
+        """
+
+        def body() -> Flow:
+            yield from self._create(assistant_id, create_args)
+            yield from self._follow()
+
+        return (yield from self._guarded(body()))
 
     def attach(self) -> Flow:
         """Drive an existing run (``run_id``) to an end. Returns the :class:`RunOutcome`."""
-        yield from self._retrieve()
-        yield from self._follow()
-        return (yield from self._finish())
+
+        def body() -> Flow:
+            yield from self._retrieve()
+            yield from self._follow()
+
+        return (yield from self._guarded(body()))
 
     def resume(
         self, stored: StoredRun, started: Collection[str], unfinished: Collection[str]
@@ -262,9 +292,10 @@ class RunFlow:
         self.ledger = stored.ledger
         self.op_id = stored.op_id
         self.round = max((e.round for e in self.ledger.entries.values()), default=0)
-        yield from self._restore_effects(started, unfinished)
-        ids = [c.id for c in self.lc.pending_tool_calls]
-        try:
+
+        def body() -> Flow:
+            yield from self._restore_effects(started, unfinished)
+            ids = [c.id for c in self.lc.pending_tool_calls]
             if self.lc.awaiting_client and ids and not self.ledger.pending(ids):
                 settled = yield from self._reconcile_submit(ids)
                 if not settled:
@@ -273,12 +304,9 @@ class RunFlow:
                 yield from self._retrieve()
                 if self.lc.awaiting_client and self.lc.pending_tool_calls:
                     self.pending_round = self.lc.pending_tool_calls
-        except openai.NotFoundError:
-            self.lost = True
-            logger.warning("run handle lost (404)", extra={"run_id": self.run_id})
-            return (yield from self._finish())
-        yield from self._follow()
-        return (yield from self._finish())
+            yield from self._follow()
+
+        return (yield from self._guarded(body()))
 
     def adopt_create(self, op_id: str) -> Flow:
         """Find the run a create intent (``op_id``) produced and drive it. Returns the outcome.
@@ -287,21 +315,49 @@ class RunFlow:
         outcome's status is ``not_created``.
         """
         self.op_id = op_id
-        found = yield from self._find_run(op_id)
-        if not found:
-            self.not_created = True
-            yield from self._abandon_create()
-            return (yield from self._finish())
-        yield from self._follow()
-        return (yield from self._finish())
+
+        def body() -> Flow:
+            found = yield from self._find_run(op_id)
+            if not found:
+                self.not_created = True
+                yield from self._abandon_create()
+                return
+            yield from self._follow()
+
+        return (yield from self._guarded(body()))
 
     def cancel(self) -> Flow:
         """Cancel an existing run and follow it until it ends (or the cancelling deadline)."""
         self.cancel_asked = True
-        yield from self._retrieve()
-        if not self.lc.is_terminal:
-            yield from self._send_cancel()
-        yield from self._follow()
+
+        def body() -> Flow:
+            yield from self._retrieve()
+            if not self.lc.is_terminal:
+                yield from self._send_cancel()
+            yield from self._follow()
+
+        return (yield from self._guarded(body()))
+
+    def _guarded(self, body: Flow) -> Flow:
+        """Drive ``body``, then finish. Once the run exists, an API error that outlasted its
+        retries ends the drive with a report, never an exception: a 404 is ``lost_handle``, any
+        other error ``abandoned`` (the run is saved as pending: ``recover()`` or ``drive()``
+        continue it later, with the same ledger)."""
+        try:
+            yield from body
+        except openai.NotFoundError:
+            if not self.run_id:
+                raise
+            self.lost = True
+            logger.warning("run handle lost (404)", extra={"run_id": self.run_id})
+        except openai.APIError as exc:
+            if not self.run_id:
+                raise  # nothing is known to exist: the caller gets the error
+            self.abandoned = _error_reason(exc)
+            logger.error(
+                "the API keeps failing; giving up on the run for now",
+                extra={"run_id": self.run_id, "reason": self.abandoned},
+            )
         return (yield from self._finish())
 
     # -- the loop ------------------------------------------------------------------------------
@@ -318,7 +374,18 @@ class RunFlow:
                 yield from self._send_cancel()
                 continue
             yield Sleep(self._poll_delay())
-            yield from self._retrieve()
+            try:
+                yield from self._retrieve()
+            except openai.APIError as exc:
+                if not _retryable(exc, self.cfg.retry.retry_statuses):
+                    raise
+                # a lost observation, not a reason to stop: poll again; the deadlines bound this
+                self.poll_failures += 1
+                logger.warning(
+                    "poll failed after its retries; polling on",
+                    extra={"run_id": self.run_id, "error": _error_reason(exc)},
+                )
+                continue
             if self.ctx.watch:
                 yield from self._watch()
 
@@ -465,10 +532,7 @@ class RunFlow:
                 return reply.value
             exc = reply.error
             status = _status_code(exc)
-            retryable = isinstance(exc, openai.APIConnectionError) or (
-                status is not None and (status >= 500 or status in policy.retry_statuses)
-            )
-            if not retryable:
+            if not _retryable(exc, policy.retry_statuses):
                 raise exc
             if op in MUTATING and status != 429:
                 logger.warning(
@@ -787,20 +851,52 @@ class RunFlow:
             return
 
     def _reconcile_submit(self, ids: list[str]) -> Flow:
-        """After an unknown or refused submit, read the run: was it applied? Returns settled."""
+        """After an unknown or refused submit, find out whether the outputs got in. Returns
+        whether that is settled (delivered, or never deliverable because the run ended).
+
+        The authority is the run's ``tool_calls`` step: the server sets each call's
+        ``function.output`` once it accepted the submission. A run's status alone can mislead
+        (a stale read shows the run past ``requires_action`` while the submit never landed, or
+        still waiting when it did). Only when no step lists the calls (a server without run
+        steps) does the status decide.
+        """
         self.lc.record_submission(ids)  # we did send it: a move past requires_action is ours
         before = len(self.lc.history)
         yield from self._retrieve()
-        entries = self.lc.history[before:]
-        if any(_SPEC.edge(e.source, e.trigger) is not None and _is_submit(e) for e in entries):
+        accepted = yield from self._accepted_outputs(ids)
+        if accepted is None:  # no step knows these calls: judge by the status
+            entries = self.lc.history[before:]
+            delivered = any(_is_submit(e) for e in entries)
+        else:
+            delivered = accepted >= set(ids)
+        if delivered:
             self.ledger.delivered(ids)
             yield from self._save()
             return True
-        if self.lc.awaiting_client:
-            return False
-        self.ledger.undelivered(ids, reason=str(self.lc.state))
-        yield from self._save()
-        return True
+        if self.lc.is_terminal or (accepted is None and not self.lc.awaiting_client):
+            self.ledger.undelivered(ids, reason=str(self.lc.state))
+            yield from self._save()
+            return True
+        return False
+
+    def _accepted_outputs(self, ids: list[str]) -> Flow:
+        """The ids among ``ids`` whose output the server holds (from the run steps), or
+        ``None`` when no step lists any of them."""
+        raw = yield from self._call(
+            Op.LIST_STEPS, thread_id=self.thread_id, run_id=self.run_id, order="desc", limit=20
+        )
+        wanted = set(ids)
+        listed: set[str] = set()
+        accepted: set[str] = set()
+        for step in self._parse(raw).data:
+            details = step.step_details
+            for call in getattr(details, "tool_calls", None) or ():
+                if call.id not in wanted or call.type != "function":
+                    continue
+                listed.add(call.id)
+                if call.function.output is not None:
+                    accepted.add(call.id)
+        return accepted if listed else None
 
     # -- cancel --------------------------------------------------------------------------------
 
@@ -911,18 +1007,20 @@ class RunFlow:
                 yield from self._list_messages()
             except openai.APIError as exc:  # the answer is a bonus; the outcome stands
                 logger.warning("could not list messages", extra={"error": type(exc).__name__})
-        if self.lc.is_terminal:
-            open_ids = [
-                cid
-                for cid, e in self.ledger.entries.items()
-                if e.state not in (CallState.DELIVERED, CallState.EXECUTED_UNDELIVERED)
-                and e.reason != UNKNOWN_EFFECT
-            ]
-            self.ledger.undelivered(open_ids, reason=str(self.lc.state))
-        snapshot = self.lc.snapshot()
         terminal = self.lc.is_terminal
         state = str(self.lc.state)
         cancel_unconfirmed = self.cancel_started is not None and not terminal
+        # I2: no output is left in limbo; each one not delivered says why (a later drive of a
+        # live run may still deliver it: the output stays recorded)
+        open_ids = [
+            cid
+            for cid, e in self.ledger.entries.items()
+            if e.state not in (CallState.DELIVERED, CallState.EXECUTED_UNDELIVERED)
+            and e.reason != UNKNOWN_EFFECT
+        ]
+        if open_ids:
+            self.ledger.undelivered(open_ids, reason=self._ending(terminal, cancel_unconfirmed))
+        snapshot = self.lc.snapshot()
         yield from self._save()
         store = self.ctx.store
         if store is not None and self.run_id and not terminal:
@@ -942,6 +1040,7 @@ class RunFlow:
             messages=tuple(self.messages.values()),
             requests=self.requests,
             deadline=self.deadline,
+            abandoned=self.abandoned,
             cancel_requested=self.cancel_asked,
             cancel_lost_race=self.cancel_asked and terminal and state not in _CANCEL_SUCCESS,
             cancel_unconfirmed=cancel_unconfirmed,
@@ -955,6 +1054,22 @@ class RunFlow:
             extra={"run_id": self.run_id, "status": state, "deadline": self.deadline},
         )
         return outcome
+
+    def _ending(self, terminal: bool, cancel_unconfirmed: bool) -> str:
+        """Why a drive ended, as the reason of the outputs it did not deliver."""
+        if terminal:
+            return str(self.lc.state)
+        if self.lost:
+            return "lost_handle"
+        if cancel_unconfirmed:
+            return "cancel_unconfirmed"
+        if self.abandoned is not None:
+            return "abandoned"
+        if self.blocked:
+            return "held"  # a call of the round has an unknown effect: a person decides
+        if self.deadline is not None:
+            return f"deadline:{self.deadline}"
+        return "not_followed"
 
 
 def _begin_create(store: RunStore, op_id: str, thread_id: str) -> None:

@@ -123,6 +123,10 @@ class RunOutcome:
         messages: the assistant's answer texts for this run, oldest first.
         requests: HTTP requests made (retries included).
         deadline: which deadline passed (``"queued"``, ``"overall"``...), or ``None``.
+        abandoned: why the drive gave up on a run that still exists, or ``None``: an API error
+            that outlasted its retries (``"http_503"``, ``"connection"``, ``"timeout"``...).
+            The run is left as it was (saved as pending in the store): ``recover()`` or
+            ``drive()`` continue it.
         cancel_requested: whether a cancel was sent.
         cancel_lost_race: a cancel was requested but the run ended otherwise.
         cancel_unconfirmed: the cancel was not confirmed within the cancelling deadline.
@@ -143,6 +147,7 @@ class RunOutcome:
     messages: tuple[str, ...] = ()
     requests: int = 0
     deadline: str | None = None
+    abandoned: str | None = None
     cancel_requested: bool = False
     cancel_lost_race: bool = False
     cancel_unconfirmed: bool = False
@@ -159,7 +164,8 @@ class RunOutcome:
             f"thread_id={self.thread_id!r}, transitions={len(self.history)}, "
             f"anomalies={len(self.anomalies)}, tool_calls={len(self.tool_calls)}, "
             f"messages=<{len(self.messages)}>, requests={self.requests}, "
-            f"deadline={self.deadline!r}, cancel_requested={self.cancel_requested}, "
+            f"deadline={self.deadline!r}, abandoned={self.abandoned!r}, "
+            f"cancel_requested={self.cancel_requested}, "
             f"cancel_lost_race={self.cancel_lost_race}, "
             f"cancel_unconfirmed={self.cancel_unconfirmed}, "
             f"stream_fallbacks={self.stream_fallbacks}, "
@@ -169,7 +175,7 @@ class RunOutcome:
     @property
     def ok(self) -> bool:
         """Whether the run completed within its deadlines."""
-        return self.status == RunStatus.COMPLETED and self.deadline is None
+        return self.status == RunStatus.COMPLETED and self.deadline is None and not self.abandoned
 
     @property
     def text(self) -> str:
@@ -180,17 +186,22 @@ class RunOutcome:
         """Raise unless the run completed; return ``self`` when it did.
 
         Raises:
-            PollTimeout: a client-side deadline passed.
+            PollTimeout: a client-side deadline passed, or the drive was abandoned (its
+                ``deadline`` then ends with ``"abandoned:<reason>"``).
             RunFailed: the run failed (``detail`` carries ``last_error``).
             RunExpired: the run expired.
             RunCancelled: the run was cancelled.
             RunIncomplete: the run ended incomplete (``detail`` carries the reason).
         """
-        if self.deadline is not None:
+        if self.deadline is not None or self.abandoned is not None:
             waited = 0.0
             if self.history and self.history[0].at is not None and self.history[-1].at is not None:
                 waited = self.history[-1].at - self.history[0].at
-            raise PollTimeout(self.run_id, waited, self.status, self.deadline)
+            reasons = [self.deadline] if self.deadline is not None else []
+            if self.abandoned is not None:
+                reasons.append(f"abandoned:{self.abandoned}")
+            deadline = ", ".join(reasons)
+            raise PollTimeout(self.run_id, waited, self.status, deadline)
         exc = _RAISES.get(self.status)
         if exc is not None:
             raise exc(self.run_id, self.status, self._detail())
@@ -217,6 +228,7 @@ class RunOutcome:
             "run_id": self.run_id,
             "thread_id": self.thread_id,
             "deadline": self.deadline,
+            "abandoned": self.abandoned,
             "cancel_requested": self.cancel_requested,
             "cancel_lost_race": self.cancel_lost_race,
             "cancel_unconfirmed": self.cancel_unconfirmed,

@@ -164,15 +164,29 @@ def test_500_then_success(make_driver: MakeDriver, env: Env) -> None:
     assert outcome.status == "completed"
 
 
-def test_retries_are_bounded(make_driver: MakeDriver, env: Env) -> None:
-    """A server that always fails makes the drive raise after max_attempts."""
-    import openai
-
+def test_a_server_that_always_fails_is_reported_within_the_deadlines(
+    make_driver: MakeDriver, env: Env
+) -> None:
+    """Every read fails: each poll gives up after max_attempts and the next poll tries again (a
+    lost observation, not a reason to stop) until the queued deadline; the cancel cannot be
+    confirmed either, so the drive ends reported (deadline + abandoned), never raised."""
     env.sim.faults.add(Fault(method="GET", path=RUN, status=503, times=None))
-    config = ControllerConfig(retry=RetryPolicy(max_attempts=3))
-    with pytest.raises(openai.InternalServerError):
-        make_driver(config=config).run("text")
-    assert env.sim.request_count("GET", "/v1/threads/*/runs/*") == 3
+    config = ControllerConfig(
+        retry=RetryPolicy(max_attempts=3, base_s=0.001, cap_s=0.002),
+        poll_interval_s=0.01,
+        deadlines={"queued": 0.2, "cancelling": 0.2},
+    )
+    outcome = make_driver(config=config).run("text")
+    assert outcome.status == "queued"  # the last status seen: the create's answer
+    assert outcome.deadline == "queued"
+    assert outcome.abandoned == "http_503"
+    assert outcome.cancel_requested
+    gets = env.sim.request_count("GET", "/v1/threads/*/runs/*")
+    assert gets > 3
+    assert gets % 3 == 0
+    assert env.sim.request_count("POST", "/v1/threads/*/runs/*/cancel") == 1
+    with pytest.raises(PollTimeout, match="abandoned:http_503"):
+        outcome.raise_for_status()
 
 
 def test_submit_500_not_applied_is_reconciled_then_resent_once(

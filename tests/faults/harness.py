@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import openai
 
 from adapters.openai import AsyncRunController, ControllerConfig, RetryPolicy, RunController
@@ -99,6 +100,9 @@ class Rewriter:
     close_stream_after: dict[str, int] = field(default_factory=dict)
     captured: dict[str, dict[str, Any]] = field(default_factory=dict)
     wire: list[tuple[str, str]] = field(default_factory=list)  # (thread, status) as sent
+    sent: list[tuple[str, str]] = field(default_factory=list)  # (run id, status) as sent
+    #: (thread, method, path, HTTP status, error message) of every error response
+    errors: list[tuple[str, str, str, int, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, thread_id: str, *rules: Rule) -> None:
@@ -137,7 +141,17 @@ class Rewriter:
                     data["required_action"] = None
                 break
             self.wire.append((thread, str(data.get("status"))))
+            self.sent.append((str(data.get("id")), str(data.get("status"))))
         return json.dumps(data).encode()
+
+    def _record_error(self, thread: str, scope: Scope, status: int, body: bytes) -> None:
+        try:
+            error = json.loads(body).get("error") or {}
+            message = str(error.get("message", ""))
+        except (ValueError, AttributeError):
+            message = body[:200].decode(errors="replace")
+        with self.lock:
+            self.errors.append((thread, scope["method"], scope["path"], status, message))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -179,6 +193,8 @@ class Rewriter:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 assert start is not None
+                if start["status"] >= 400:
+                    self._record_error(thread, scope, start["status"], b"".join(chunks))
                 body = self._rewrite(thread, method, b"".join(chunks))
                 headers = [
                     (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
@@ -223,9 +239,15 @@ class World:
     Args:
         poll_after_ms: the simulator's ``openai-poll-after-ms`` policy.
         autoadvance: the manual clock's autoadvance (for streams read from the test thread).
+        keepalive: reuse connections; off, every request opens its own, so a connection the
+            server dropped can never be picked from the pool by the next request (a race
+            that makes request sequences differ between otherwise equal test runs).
     """
 
-    def __init__(self, *, poll_after_ms: int | None = 5, autoadvance: float = 0.0) -> None:
+    def __init__(
+        self, *, poll_after_ms: int | None = 5, autoadvance: float = 0.0, keepalive: bool = True
+    ) -> None:
+        self.keepalive = keepalive
         self.clock = ManualClock(autoadvance=autoadvance)
         self.sim = Simulator(clock=self.clock, poll_after_ms=poll_after_ms, seed=7)
         self.rewriter = Rewriter(self.sim.app)
@@ -237,8 +259,15 @@ class World:
 
     def __enter__(self) -> World:
         self.server.start()
+        http = None
+        if not self.keepalive:
+            http = openai.DefaultHttpxClient(limits=httpx2.Limits(max_keepalive_connections=0))
         self.client = openai.OpenAI(
-            base_url=self.server.base_url, api_key=SECRET_KEY, max_retries=0, timeout=10.0
+            base_url=self.server.base_url,
+            api_key=SECRET_KEY,
+            max_retries=0,
+            timeout=10.0,
+            http_client=http,
         )
         with _quiet():
             self.assistant_id = self.client.beta.assistants.create(model="gpt-4o-mini").id

@@ -49,10 +49,11 @@ def test_s35_debug_logs_and_forced_exceptions_never_show_the_key(
     out = controller.run(thread_id=world.thread(), assistant_id=world.assistant_id, metadata=meta)
     assert out.status == "completed"
 
-    # a forced exception that escapes: every retry of a read fails
-    world.sim.faults.add(Fault(method="GET", path="/v1/threads/*/runs/*", status=503, times=None))
+    # a forced exception that escapes: every create and every lookup fails (no run is known)
+    world.sim.faults.add(Fault(method="POST", path="/v1/threads/*/runs", status=503, times=None))
+    world.sim.faults.add(Fault(method="GET", path="/v1/threads/*/runs", status=503, times=None))
     with pytest.raises(openai.APIError) as info:
-        controller.drive(thread_id=out.run.thread_id if out.run else "", run_id=out.run_id)
+        controller.run(thread_id=world.thread(), assistant_id=world.assistant_id)
     world.sim.faults.clear()
 
     store = RunStore(tmp_path / "runs.db")
