@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
+
+from adapters.openai._io import assistants_quiet
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -31,6 +34,20 @@ def test_hooks_example_runs() -> None:
     run = scope["run"]
     run.observe("completed")  # type: ignore[attr-defined]
     assert run.state == "completed"  # type: ignore[attr-defined]
+
+
+def test_controller_example_runs_against_the_simulator(capsys: Any) -> None:
+    """The controller example completes the order-total run and prints what its comment says."""
+    block = next(b for b in python_blocks() if "RunController" in b)
+    scope: dict[str, object] = {}
+    with assistants_quiet():
+        exec(compile(block, "README.md", "exec"), scope)
+    outcome = scope["outcome"]
+    assert outcome.status == "completed"  # type: ignore[attr-defined]
+    assert [t.state for t in outcome.tool_calls] == ["delivered"]  # type: ignore[attr-defined]
+    printed = capsys.readouterr().out.strip()
+    comment = block.split("# ")[-1].strip()
+    assert printed == comment
 
 
 def test_readme_states_the_two_setup_commands() -> None:

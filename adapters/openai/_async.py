@@ -140,7 +140,9 @@ class AsyncRunController(ControllerBase):
         """Create a run on ``thread_id`` and drive it to an end (see ``RunController.run``).
 
         Raises:
-            openai.APIError: a request failed for good.
+            openai.APIError: the create failed for good (no run is known to exist). Once
+                the run exists, API errors end the drive as an outcome instead
+                (``abandoned``, or ``lost_handle`` for a 404).
         """
         self._reserve(thread_id)
         flow = self._flow(
@@ -163,7 +165,8 @@ class AsyncRunController(ControllerBase):
         """Attach to an existing run and drive it to an end.
 
         Raises:
-            openai.APIError: a request failed for good.
+            openai.APIError: never for the run itself: API errors that outlast their retries end
+                the drive as an outcome (``abandoned``, or ``lost_handle`` for a 404).
         """
         flow = self._flow(thread_id, run_id, cancel_token=cancel_token)
         outcome = await _outcome(self._pump(flow, flow.attach()))
@@ -175,7 +178,8 @@ class AsyncRunController(ControllerBase):
         """Cancel a run and follow it until it ends or the cancelling deadline passes.
 
         Raises:
-            openai.APIError: a request failed for good.
+            openai.APIError: never for the run itself: API errors that outlast their retries end
+                the drive as an outcome (``abandoned``, or ``lost_handle`` for a 404).
         """
         flow = self._flow(thread_id, run_id)
         outcome = await _outcome(self._pump(flow, flow.cancel()))
@@ -199,7 +203,8 @@ class AsyncRunController(ControllerBase):
 
         Raises:
             RuntimeError: the controller has no store.
-            openai.APIError: a request failed for good.
+            openai.APIError: looking up the run of an unbound create failed for good (a known run
+                whose requests keep failing is reported ``abandoned`` instead).
         """
         outcomes: list[RunOutcome] = []
         for flow, gen in self._recovery():
@@ -221,7 +226,7 @@ class AsyncRunController(ControllerBase):
         """Drive a run, yielding events (see ``RunController.events``).
 
         Raises:
-            openai.APIError: a request failed for good.
+            openai.APIError: the create failed for good (no run is known to exist).
         """
         flow = self._flow(thread_id, run_id, stream=stream, watch=True, cancel_token=cancel_token)
         async for event in self._pump(flow, self._entry(flow, assistant_id, create_args)):

@@ -138,7 +138,9 @@ class RunController(ControllerBase):
             The outcome; a failed, expired, cancelled or incomplete run is not an error.
 
         Raises:
-            openai.APIError: a request failed for good (after the retries it qualifies for).
+            openai.APIError: the create failed for good (no run is known to exist). Once
+                the run exists, API errors end the drive as an outcome instead
+                (``abandoned``, or ``lost_handle`` for a 404).
         """
         self._reserve(thread_id)
         flow = self._flow(
@@ -161,7 +163,8 @@ class RunController(ControllerBase):
         """Attach to an existing run and drive it to an end (tool rounds included).
 
         Raises:
-            openai.APIError: a request failed for good.
+            openai.APIError: never for the run itself: API errors that outlast their retries end
+                the drive as an outcome (``abandoned``, or ``lost_handle`` for a 404).
         """
         flow = self._flow(thread_id, run_id, cancel_token=cancel_token)
         outcome = _outcome(self._pump(flow, flow.attach()))
@@ -176,7 +179,8 @@ class RunController(ControllerBase):
         ``outcome.cancel_lost_race``, not raised.
 
         Raises:
-            openai.APIError: a request failed for good.
+            openai.APIError: never for the run itself: API errors that outlast their retries end
+                the drive as an outcome (``abandoned``, or ``lost_handle`` for a 404).
         """
         flow = self._flow(thread_id, run_id)
         outcome = _outcome(self._pump(flow, flow.cancel()))
@@ -200,7 +204,8 @@ class RunController(ControllerBase):
 
         Raises:
             RuntimeError: the controller has no store.
-            openai.APIError: a request failed for good.
+            openai.APIError: looking up the run of an unbound create failed for good (a known run
+                whose requests keep failing is reported ``abandoned`` instead).
         """
         outcomes: list[RunOutcome] = []
         for flow, gen in self._recovery():
@@ -226,7 +231,7 @@ class RunController(ControllerBase):
         and finally one :class:`RunFinished` with the outcome.
 
         Raises:
-            openai.APIError: a request failed for good.
+            openai.APIError: the create failed for good (no run is known to exist).
         """
         flow = self._flow(thread_id, run_id, stream=stream, watch=True, cancel_token=cancel_token)
         yield from self._pump(flow, self._entry(flow, assistant_id, create_args))
