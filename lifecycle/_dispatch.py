@@ -277,6 +277,7 @@ class LedgerEntry(BaseModel):
 
 
 _AFTER_RUN = frozenset({CallState.FINISHED, CallState.FAILED, CallState.TIMED_OUT})
+_NOT_DELIVERED = frozenset({CallState.EXECUTED_UNDELIVERED, CallState.UNDELIVERED})
 
 
 class ToolLedger(BaseModel):
@@ -363,6 +364,11 @@ class ToolLedger(BaseModel):
                         entry.reason = "late"
                     else:
                         entry.state = CallState.DELIVERED
+                elif entry.state in _NOT_DELIVERED and entry.reason != "late":
+                    # an earlier drive gave up on it (abandoned, a deadline...); a later one
+                    # delivered the recorded output after all
+                    entry.state = CallState.DELIVERED
+                    entry.reason = None
 
     def undelivered(self, call_ids: Iterable[str], reason: str) -> None:
         """Mark the outputs of these calls as never delivered (the run ended, was cancelled...)."""

@@ -14,7 +14,7 @@ from adapters.openai._errors import CRASH_POINTS, ActiveRunPolicy, ThreadBusy
 from adapters.openai._flow import CancelToken, FlowContext, RunFlow
 from adapters.openai._io import Reply, Request
 from adapters.openai._outcome import RunOutcome
-from adapters.store import EffectPhase, RunStore
+from adapters.store import EffectPhase, RunStore, StoredRun
 from lifecycle import ASSISTANTS_RUN, Hooks, ToolRegistry
 
 _POLICIES = frozenset({"cancel", "adopt", "fail"})
@@ -75,6 +75,8 @@ class ControllerBase:
         # thread id -> (run id or "", why): runs this controller follows or left unfinished
         self._threads: dict[str, tuple[str, str]] = {}
         self._threads_lock = threading.Lock()
+        # run id -> what an unfinished drive left (lifecycle + ledger), for a later drive()
+        self._kept: dict[str, StoredRun] = {}
 
     def _flow(
         self,
@@ -132,6 +134,8 @@ class ControllerBase:
 
     def _settle(self, thread_id: str, flow: RunFlow, outcome: RunOutcome | None) -> None:
         """Release the thread when its run ended; keep it marked when the run may be active."""
+        if outcome is not None:
+            self._keep(outcome)
         with self._threads_lock:
             if outcome is not None and outcome.status in ASSISTANTS_RUN.terminal_values:
                 self._threads.pop(thread_id, None)
@@ -148,6 +152,55 @@ class ControllerBase:
                 elif outcome is None:
                     reason = "the drive failed"
                 self._threads[thread_id] = (flow.run_id, reason)
+
+    def _keep(self, outcome: RunOutcome) -> None:
+        """Remember the lifecycle and ledger of a run left unfinished (forget a finished one),
+        so that a later ``drive()`` of it never runs a tool call again."""
+        with self._threads_lock:
+            if outcome.status in ASSISTANTS_RUN.terminal_values or outcome.snapshot is None:
+                self._kept.pop(outcome.run_id, None)
+                return
+            if outcome.status in ("lost_handle", "not_created") or not outcome.run_id:
+                return
+            self._kept[outcome.run_id] = StoredRun(
+                run_id=outcome.run_id,
+                thread_id=outcome.thread_id,
+                op_id=None,
+                snapshot=outcome.snapshot,
+                ledger=outcome.ledger,
+                terminal=False,
+                closed=None,
+                revision=0,
+                updated_at=self.wall_clock(),
+            )
+
+    def _attach(
+        self, thread_id: str, run_id: str, cancel_token: CancelToken | None
+    ) -> tuple[RunFlow, Generator[Request, Reply, Any]]:
+        """The flow of ``drive()``: it continues from the store's saved lifecycle and ledger, or
+        from what this controller kept of an earlier drive of the run, so a tool call that ran
+        is never run again; a run known nowhere is attached afresh."""
+        flow = self._flow(thread_id, run_id, cancel_token=cancel_token)
+        stored = self.store.load(run_id) if self.store is not None else None
+        started: set[str]
+        unfinished: set[str]
+        if stored is not None and self.store is not None:
+            effects = self.store.effects(run_id)
+            started = {e.tool_call_id for e in effects if e.phase is EffectPhase.STARTED}
+            unfinished = set(self.store.unknown_effects(run_id))
+        else:
+            with self._threads_lock:
+                stored = self._kept.get(run_id)
+            if stored is None:
+                return flow, flow.attach()
+            # in this process an executed call always has its output, unless it is still
+            # running past its budget: such a call is an unknown effect, never re-run
+            started = unfinished = {
+                cid for cid, e in stored.ledger.entries.items() if e.executed and e.output is None
+            }
+        if stored.terminal:
+            return flow, flow.attach()
+        return flow, flow.resume(stored, started, unfinished)
 
     def _release(self, thread_id: str, run_id: str) -> None:
         """A run on the thread was seen terminal (``drive``/``cancel``): forget it."""

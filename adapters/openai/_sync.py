@@ -162,12 +162,17 @@ class RunController(ControllerBase):
     ) -> RunOutcome:
         """Attach to an existing run and drive it to an end (tool rounds included).
 
+        A run this controller (or its store) drove before is continued with its lifecycle and
+        tool ledger: a tool call that ran is never run again; its recorded output is submitted
+        if the run still waits for it.
+
         Raises:
             openai.APIError: never for the run itself: API errors that outlast their retries end
                 the drive as an outcome (``abandoned``, or ``lost_handle`` for a 404).
         """
-        flow = self._flow(thread_id, run_id, cancel_token=cancel_token)
-        outcome = _outcome(self._pump(flow, flow.attach()))
+        flow, gen = self._attach(thread_id, run_id, cancel_token)
+        outcome = _outcome(self._pump(flow, gen))
+        self._keep(outcome)
         if outcome.status in ASSISTANTS_RUN.terminal_values:
             self._release(thread_id, run_id)
         return outcome
