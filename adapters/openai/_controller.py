@@ -182,25 +182,25 @@ class ControllerBase:
         is never run again; a run known nowhere is attached afresh."""
         flow = self._flow(thread_id, run_id, cancel_token=cancel_token)
         stored = self.store.load(run_id) if self.store is not None else None
-        started: set[str]
-        unfinished: set[str]
-        if stored is not None and self.store is not None:
-            effects = self.store.effects(run_id)
-            started = {e.tool_call_id for e in effects if e.phase is EffectPhase.STARTED}
-            unfinished = set(self.store.unknown_effects(run_id))
-        else:
-            with self._threads_lock:
-                stored = self._kept.get(run_id)
-            if stored is None:
+        if stored is not None:
+            if stored.terminal:
                 return flow, flow.attach()
-            # in this process an executed call always has its output, unless it is still
-            # running past its budget: such a call is an unknown effect, never re-run
-            started = unfinished = {
-                cid for cid, e in stored.ledger.entries.items() if e.executed and e.output is None
-            }
-        if stored.terminal:
+            return flow, self._resume(flow, stored)
+        with self._threads_lock:
+            kept = self._kept.get(run_id)
+        if kept is None:
             return flow, flow.attach()
-        return flow, flow.resume(stored, started, unfinished)
+        # in this process an executed call always has its output, unless it is still running
+        # past its budget: such a call is an unknown effect, never re-run
+        running = {cid for cid, e in kept.ledger.entries.items() if e.executed and e.output is None}
+        return flow, flow.resume(kept, running, running)
+
+    def _resume(self, flow: RunFlow, stored: StoredRun) -> Generator[Request, Reply, Any]:
+        """Resume a run saved in the store, with the effects its log records."""
+        assert self.store is not None
+        effects = self.store.effects(stored.run_id)
+        started = {e.tool_call_id for e in effects if e.phase is EffectPhase.STARTED}
+        return flow.resume(stored, started, self.store.unknown_effects(stored.run_id))
 
     def _release(self, thread_id: str, run_id: str) -> None:
         """A run on the thread was seen terminal (``drive``/``cancel``): forget it."""
@@ -227,11 +227,8 @@ class ControllerBase:
             for intent in store.unbound_creates():
                 self._threads.setdefault(intent.thread_id, ("", "recovering a create"))
         for stored in store.pending():
-            effects = store.effects(stored.run_id)
-            started = {e.tool_call_id for e in effects if e.phase is EffectPhase.STARTED}
-            unfinished = store.unknown_effects(stored.run_id)
             flow = self._flow(stored.thread_id, stored.run_id)
-            plans.append((flow, flow.resume(stored, started, unfinished)))
+            plans.append((flow, self._resume(flow, stored)))
         for intent in store.unbound_creates():
             flow = self._flow(intent.thread_id)
             plans.append((flow, flow.adopt_create(intent.op_id)))

@@ -250,7 +250,6 @@ class RunFlow:
         self.blocked: tuple[str, ...] = ()  # calls with an unknown effect hold the round back
         self.lost = False  # the server does not know the run any more (404)
         self.abandoned: str | None = None  # why the drive gave up on a live run (API errors)
-        self.poll_failures = 0  # polls that failed for good (each after its retries)
         self.not_created = False  # a create intent that no run on the server carries
 
     # -- entry points --------------------------------------------------------------------------
@@ -380,7 +379,6 @@ class RunFlow:
                 if not _retryable(exc, self.cfg.retry.retry_statuses):
                     raise
                 # a lost observation, not a reason to stop: poll again; the deadlines bound this
-                self.poll_failures += 1
                 logger.warning(
                     "poll failed after its retries; polling on",
                     extra={"run_id": self.run_id, "error": _error_reason(exc)},

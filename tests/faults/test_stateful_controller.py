@@ -305,8 +305,6 @@ class ControllerMachine(RuleBasedStateMachine):
         self.job: Job | None = None
         self.token: CancelToken | None = None
         self.faults: list[Fault] = []
-        self.scenarios: dict[str, Scenario] = {}
-        self.outcomes: list[RunOutcome] = []
         self.capture = _Capture()
         self._count_before = 0
         self.crashes = 0
@@ -421,7 +419,6 @@ class ControllerMachine(RuleBasedStateMachine):
         self.n += 1
         name = f"st-{id(self)}-{self.n}"
         meta = self.world.scenario(name, scenario)
-        self.scenarios[name] = scenario
         self.token = CancelToken()
         controller, token, thread = self.controller, self.token, self.thread
         assert controller is not None
@@ -611,7 +608,6 @@ class ControllerMachine(RuleBasedStateMachine):
             assert isinstance(outcome, RunOutcome)
             _event(f"outcome: {outcome.status} deadline={outcome.deadline}")
             self._check_outcome(outcome, job)
-            self.outcomes.append(outcome)
 
     def _check_outcome(self, out: RunOutcome, job: Job) -> None:
         tag = f"{out!r}"
@@ -713,7 +709,7 @@ class ControllerMachine(RuleBasedStateMachine):
     def _once(self, name: str) -> bool:
         """A drive is parked and the once-per-drive rule ``name`` was not applied to it yet."""
         job = self.job
-        return self.gate.running and self.gate.parked is not None and name not in job.tried  # type: ignore[union-attr]
+        return job is not None and self.gate.parked is not None and name not in job.tried
 
     def _pending_rewrites(self) -> int:
         rules = self.world.rewriter.rules.get(self.thread, [])
@@ -732,12 +728,6 @@ def _event(text: str) -> None:
     SEEN[text] += 1
     with contextlib.suppress(InvalidArgument):
         event(text)
-
-
-def _quiet() -> Any:
-    from adapters.openai._io import assistants_quiet
-
-    return assistants_quiet()
 
 
 def test_the_controller_keeps_every_invariant_under_interleaved_faults() -> None:
