@@ -25,11 +25,14 @@ class GuardContext:
         tool_calls: the calls of the current requires_action round.
         submitted_call_ids: the ids we submitted outputs for in this round.
         cancel_requested: whether we asked for a cancel.
+        answered_call_ids: the ids we submitted outputs for in earlier rounds (a later
+            ``requires_action`` asking only for these is a stale read, never a new round).
     """
 
     tool_calls: tuple[ToolCall, ...] = ()
     submitted_call_ids: frozenset[str] = field(default_factory=frozenset)
     cancel_requested: bool = False
+    answered_call_ids: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def required_call_ids(self) -> frozenset[str]:

@@ -393,6 +393,8 @@ class RunLifecycle:
         path, flagged = plan
         if raw in self._awaiting:
             calls = tuple(tool_calls) if tool_calls is not None else ()
+            if self._answered(calls):
+                return self._reject(AnomalyKind.STALE_ROUND, raw, via, when, strict_now, before)
             self._context().tool_calls = calls
             if tool_calls is not None and not calls:
                 self._anomaly(
@@ -531,15 +533,33 @@ class RunLifecycle:
         )
         if source in self._awaiting and self._ctx is not None:
             # leaving the awaiting-client status closes the tool-call round
-            self._ctx.tool_calls = ()
-            self._ctx.submitted_call_ids = frozenset()
+            ctx = self._ctx
+            if ctx.submitted_call_ids:
+                ctx.answered_call_ids = ctx.answered_call_ids | ctx.submitted_call_ids
+            ctx.tool_calls = ()
+            ctx.submitted_call_ids = frozenset()
+
+    def _answered(self, calls: Sequence[ToolCall]) -> bool:
+        """Whether a round asks only for calls we answered in earlier rounds (a stale read)."""
+        ctx = self._ctx
+        if not calls or ctx is None or not ctx.answered_call_ids:
+            return False
+        return all(c.id in ctx.answered_call_ids for c in calls)
 
     def _same_round(self, tool_calls: Sequence[ToolCall], via: str, when: float | None) -> None:
         ctx = self._context()
         calls = tuple(tool_calls)
         known = ctx.required_call_ids
         new = frozenset(c.id for c in calls)
-        if not known and new:
+        if not known and new and self._answered(calls):
+            self._anomaly(
+                AnomalyKind.STALE_ROUND,
+                self._status,
+                via,
+                when,
+                "the round's payload names only calls answered earlier: a stale read",
+            )
+        elif not known and new:
             # requires_action was first seen without its payload: start the round now
             ctx.tool_calls = calls
             self._emit(DispatchTools(state=self._status, tool_calls=calls))
@@ -568,6 +588,10 @@ class RunLifecycle:
             AnomalyKind.REGRESSION: "not reachable forward from the current state; state kept",
             AnomalyKind.AFTER_TERMINAL: "the run already ended; state kept",
             AnomalyKind.TERMINAL_FLIP: "a different terminal status after the first; first kept",
+            AnomalyKind.STALE_ROUND: (
+                "requires_action asking only for calls already answered: a stale read; "
+                "state kept, no new round"
+            ),
         }[kind]
         self._anomaly(kind, raw, via, when, detail)
         self._after_step(before)

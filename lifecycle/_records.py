@@ -41,6 +41,7 @@ class AnomalyKind(StrEnum):
     EXTERNAL_CANCEL = "external_cancel"  #: a cancel we did not request (applied, flagged)
     MISSING_TOOL_CALLS = "missing_tool_calls"  #: requires_action with no tool calls
     TOOL_CALLS_CHANGED = "tool_calls_changed"  #: the same requires_action with other calls
+    STALE_ROUND = "stale_round"  #: requires_action asking only for calls already answered
     HOOK_FAILED = "hook_failed"  #: a user hook raised; the engine went on
 
 
@@ -51,6 +52,7 @@ REJECTING_KINDS: frozenset[str] = frozenset(
         AnomalyKind.REGRESSION,
         AnomalyKind.AFTER_TERMINAL,
         AnomalyKind.TERMINAL_FLIP,
+        AnomalyKind.STALE_ROUND,
     }
 )
 

@@ -71,6 +71,7 @@ class GuardContextModel(_Frozen):
     tool_calls: tuple[ToolCallModel, ...] = ()
     submitted_call_ids: tuple[str, ...] = ()
     cancel_requested: bool = False
+    answered_call_ids: tuple[str, ...] = ()
 
 
 class LifecycleSnapshot(_Frozen):
@@ -119,6 +120,7 @@ def to_snapshot(run: RunLifecycle) -> LifecycleSnapshot:
             ),
             submitted_call_ids=tuple(sorted(ctx.submitted_call_ids)),
             cancel_requested=ctx.cancel_requested,
+            answered_call_ids=tuple(sorted(ctx.answered_call_ids)),
         ),
     )
 
@@ -149,12 +151,13 @@ def from_snapshot(
     run._journal = [JournalEntry(**e.model_dump()) for e in snap.journal]
     run._anomalies = [Anomaly(**a.model_dump()) for a in snap.anomalies] or None
     c = snap.context
-    if c.tool_calls or c.submitted_call_ids or c.cancel_requested:
+    if c.tool_calls or c.submitted_call_ids or c.cancel_requested or c.answered_call_ids:
         run._ctx = GuardContext(
             tool_calls=tuple(
                 ToolCall(id=t.id, name=t.name, arguments=t.arguments) for t in c.tool_calls
             ),
             submitted_call_ids=frozenset(c.submitted_call_ids),
             cancel_requested=c.cancel_requested,
+            answered_call_ids=frozenset(c.answered_call_ids),
         )
     return run

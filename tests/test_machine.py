@@ -248,6 +248,57 @@ def test_requires_action_payload_seen_later_starts_the_round() -> None:
     assert run.pending_tool_calls == CALLS
 
 
+
+def _answered_round() -> RunLifecycle:
+    run = at_requires_action()
+    run.take_commands()
+    run.trigger("submit_tool_outputs", tool_call_ids=["call_1", "call_2"])
+    return run
+
+
+def test_stale_requires_action_after_our_submit_is_rejected_not_a_new_round() -> None:
+    """After our accepted submit, requires_action asking for the same calls is a stale replay:
+    no transition, no invented round, no dispatch; the anomaly says so."""
+    run = _answered_round()
+    journal = run.history
+    assert run.observe("requires_action", via="poll", at=3.0, tool_calls=CALLS) == []
+    assert run.state == "queued"
+    assert run.history == journal
+    assert run.take_commands() == []
+    assert run.anomalies[-1].kind == "stale_round"
+    assert run.anomalies[-1].state == "queued"
+    with pytest.raises(IllegalTransition):
+        run.observe("requires_action", tool_calls=CALLS[:1], strict=True)
+
+
+def test_a_round_with_a_new_call_is_a_real_round() -> None:
+    """A later requires_action with any call not answered before starts a round."""
+    run = _answered_round()
+    fresh = (*CALLS[:1], ToolCall("call_3", "g", "{}"))
+    run.observe("requires_action", tool_calls=fresh)
+    assert run.state == "requires_action"
+    assert run.take_commands() == [DispatchTools(state="requires_action", tool_calls=fresh)]
+
+
+def test_bare_requires_action_then_a_stale_payload_starts_no_round() -> None:
+    """requires_action seen bare after a round, whose payload then names only answered calls:
+    the stale payload starts nothing."""
+    run = _answered_round()
+    run.record_submission(["call_9"])  # a bare round we answer from elsewhere
+    run.observe("requires_action")
+    run.take_commands()
+    run.observe("requires_action", tool_calls=CALLS)
+    assert run.take_commands() == []
+    assert run.pending_tool_calls == ()
+    assert run.anomalies[-1].kind == "stale_round"
+
+
+def test_answered_calls_survive_a_snapshot() -> None:
+    """A restored lifecycle still knows which calls were answered."""
+    run = RunLifecycle.restore(_answered_round().snapshot().model_dump_json())
+    assert run.observe("requires_action", tool_calls=CALLS) == []
+    assert run.anomalies[-1].kind == "stale_round"
+
 def test_hooks_run_after_the_step_and_never_crash_the_engine() -> None:
     """Hooks see transitions, entered states, tool calls and anomalies; a raising hook is noted."""
     hooks = Hooks()
