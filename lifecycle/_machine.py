@@ -391,19 +391,8 @@ class RunLifecycle:
         if plan is None:
             return self._reject(AnomalyKind.REGRESSION, raw, via, when, strict_now, before)
         path, flagged = plan
-        if raw in self._awaiting:
-            calls = tuple(tool_calls) if tool_calls is not None else ()
-            if self._answered(calls):
-                return self._reject(AnomalyKind.STALE_ROUND, raw, via, when, strict_now, before)
-            self._context().tool_calls = calls
-            if tool_calls is not None and not calls:
-                self._anomaly(
-                    AnomalyKind.MISSING_TOOL_CALLS,
-                    raw,
-                    via,
-                    when,
-                    "requires_action without tool calls: re-read, never submit an empty set",
-                )
+        if raw in self._awaiting and not self._open_round(raw, tool_calls, via, when):
+            return self._reject(AnomalyKind.STALE_ROUND, raw, via, when, strict_now, before)
         last = len(path) - 1
         for i, edge in enumerate(path):
             external = edge.guard is not None and edge.guard in flagged
@@ -538,6 +527,24 @@ class RunLifecycle:
                 ctx.answered_call_ids = ctx.answered_call_ids | ctx.submitted_call_ids
             ctx.tool_calls = ()
             ctx.submitted_call_ids = frozenset()
+
+    def _open_round(
+        self, raw: str, tool_calls: Sequence[ToolCall] | None, via: str, when: float | None
+    ) -> bool:
+        """Set the calls of a round about to be entered; ``False`` for a stale round."""
+        calls = tuple(tool_calls) if tool_calls is not None else ()
+        if self._answered(calls):
+            return False
+        self._context().tool_calls = calls
+        if tool_calls is not None and not calls:
+            self._anomaly(
+                AnomalyKind.MISSING_TOOL_CALLS,
+                raw,
+                via,
+                when,
+                "requires_action without tool calls: re-read, never submit an empty set",
+            )
+        return True
 
     def _answered(self, calls: Sequence[ToolCall]) -> bool:
         """Whether a round asks only for calls we answered in earlier rounds (a stale read)."""

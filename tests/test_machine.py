@@ -248,7 +248,6 @@ def test_requires_action_payload_seen_later_starts_the_round() -> None:
     assert run.pending_tool_calls == CALLS
 
 
-
 def _answered_round() -> RunLifecycle:
     run = at_requires_action()
     run.take_commands()
@@ -298,6 +297,7 @@ def test_answered_calls_survive_a_snapshot() -> None:
     run = RunLifecycle.restore(_answered_round().snapshot().model_dump_json())
     assert run.observe("requires_action", tool_calls=CALLS) == []
     assert run.anomalies[-1].kind == "stale_round"
+
 
 def test_hooks_run_after_the_step_and_never_crash_the_engine() -> None:
     """Hooks see transitions, entered states, tool calls and anomalies; a raising hook is noted."""
