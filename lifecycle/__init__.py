@@ -6,16 +6,9 @@ The core is pure: it never performs I/O, reads a clock or sleeps. One table per 
 
 from __future__ import annotations
 
-from lifecycle._dispatch import (
-    CallState,
-    LedgerEntry,
-    Prepared,
-    ToolErrorKind,
-    ToolLedger,
-    ToolOutput,
-    redact_secrets,
-)
+from lifecycle._dispatch import Prepared, ToolErrorKind, ToolOutput, redact_secrets
 from lifecycle._guards import GUARDS, GuardContext
+from lifecycle._ledger import CallState, LedgerEntry, ToolLedger
 from lifecycle._machine import Hooks, RunLifecycle, build_machine
 from lifecycle._records import (
     Anomaly,

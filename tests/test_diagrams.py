@@ -76,8 +76,9 @@ def two_tool_rounds() -> RunLifecycle:
     run.observe("in_progress", via="stream")
     run.observe("requires_action", tool_calls=CALLS)
     run.trigger("submit_tool_outputs", tool_call_ids=["call_1"])
-    run.observe("requires_action", tool_calls=CALLS)  # queued -> in_progress inferred
-    run.trigger("submit_tool_outputs", tool_call_ids=["call_1"])
+    second = (ToolCall("call_2", "calculate_order_total", "{}"),)
+    run.observe("requires_action", tool_calls=second)  # queued -> in_progress inferred
+    run.trigger("submit_tool_outputs", tool_call_ids=["call_2"])
     run.observe("in_progress")
     run.observe("queued")  # a stale read: an anomaly, not a transition
     run.observe("completed")

@@ -57,7 +57,6 @@ from adapters.openai._io import (
 )
 from adapters.openai._logging import logger
 from adapters.openai._outcome import (
-    UNKNOWN_EFFECT,
     MessageCompleted,
     RunOutcome,
     StatusChanged,
@@ -779,7 +778,7 @@ class RunFlow:
 
     def _unknown(self, call_id: str) -> bool:
         entry = self.ledger.entries.get(call_id)
-        return entry is not None and entry.reason == UNKNOWN_EFFECT
+        return entry is not None and entry.state is CallState.UNKNOWN_EFFECT
 
     def _restore_effects(self, started: Collection[str], unfinished: Collection[str]) -> Flow:
         """Reconcile the restored ledger with the effect log after a restart."""
@@ -790,12 +789,9 @@ class RunFlow:
                     yield from self._effect(cid, EffectPhase.FINISHED, "recovered")
                 continue
             if cid in started:
-                entry.state = CallState.STARTED
-                entry.executed = True
-                entry.reason = UNKNOWN_EFFECT
-            elif entry.state is CallState.STARTED:
-                entry.state = CallState.INTENDED  # claimed, but never started: safe to run
-                entry.executed = False
+                self.ledger.mark_unknown(cid)
+            else:
+                self.ledger.reopen(cid)  # claimed, but never started: safe to run
 
     def _tool_budget(self) -> float:
         budget = self.cfg.tool_timeout_s
@@ -1013,8 +1009,8 @@ class RunFlow:
         open_ids = [
             cid
             for cid, e in self.ledger.entries.items()
-            if e.state not in (CallState.DELIVERED, CallState.EXECUTED_UNDELIVERED)
-            and e.reason != UNKNOWN_EFFECT
+            if e.state
+            not in (CallState.DELIVERED, CallState.EXECUTED_UNDELIVERED, CallState.UNKNOWN_EFFECT)
         ]
         if open_ids:
             self.ledger.undelivered(open_ids, reason=self._ending(terminal, cancel_unconfirmed))

@@ -99,7 +99,7 @@ def records_from_ledger(ledger: ToolLedger) -> tuple[ToolCallRecord, ...]:
             arguments=e.arguments,
             output=e.output,
             error=e.error,
-            state=UNKNOWN_EFFECT if e.reason == UNKNOWN_EFFECT else e.state.value,
+            state=e.state.value,
             truncated=e.truncated,
             full_output=e.full_output,
             round=e.round,
