@@ -1,8 +1,10 @@
 """An Assistants-compatible simulator: Starlette + uvicorn, or in-process through httpx2.
 
-Runs follow scripted :class:`Scenario` s along the edges of :data:`lifecycle.ASSISTANTS_RUN`, on an
-injectable clock; faults are scripted per request; :class:`StatusScript` s serve misbehaving run
-objects (off the table, on purpose) for fault-injection tests. The real ``openai`` SDK is the
+Runs follow scripted :class:`Scenario` s on an injectable clock, moved by the documented API
+behaviour the simulator states once for itself (``_behaviour.py``; it never reads the core's
+transition table, so it can catch a wrong one); faults are scripted per request;
+:class:`StatusScript` s serve misbehaving run objects (breaking the API's rules on purpose) for
+fault-injection tests. The real ``openai`` SDK is the
 client::
 
     sim = Simulator(clock=None, default_scenario="order-total", poll_after_ms=20)

@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from adapters.simulator import _behaviour as api
 from adapters.simulator._clock import ManualClock
-from adapters.simulator._engine import SPEC, Engine
+from adapters.simulator._engine import Engine
 from adapters.simulator._records import ApiError, RunRecord, SseEvent, not_found
 from adapters.simulator._requests import (
     AssistantCreate,
@@ -135,12 +136,10 @@ def _sse(event: str, data: Json | str) -> bytes:
 
 
 def _ends_stream(event: SseEvent) -> bool:
-    """A ``thread.run.<status>`` event whose status stops a poller ends this HTTP stream."""
+    """A ``thread.run.<status>`` event of ``requires_action`` or a terminal status ends the
+    HTTP stream (``_behaviour`` rule 9); an unknown status never does."""
     prefix = "thread.run."
-    if not event.event.startswith(prefix):
-        return False
-    status = SPEC.parse(event.event[len(prefix) :])
-    return status is not None and status in SPEC.stop_polling
+    return event.event.startswith(prefix) and event.event[len(prefix) :] in api.ENDS_STREAM
 
 
 class _Routes:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from adapters.simulator import _behaviour as api
 from adapters.simulator.scenarios import Scenario, SubmittedOutput
 from adapters.simulator.scripts import ScriptRead, StatusScript, Step
-from lifecycle import ASSISTANTS_RUN, RunStatus, StepStatus
 
 __all__ = [
-    "RUN_STAMPS",
     "ApiError",
     "AssistantRecord",
     "MessageRecord",
@@ -28,14 +27,6 @@ __all__ = [
 ]
 
 Json = dict[str, Any]
-
-#: the run field stamped when a status is entered (fields, not a status set)
-RUN_STAMPS = {
-    RunStatus.IN_PROGRESS: "started_at",
-    RunStatus.COMPLETED: "completed_at",
-    RunStatus.FAILED: "failed_at",
-    RunStatus.CANCELLED: "cancelled_at",
-}
 
 
 class ApiError(Exception):
@@ -217,7 +208,7 @@ class StepRecord:
     assistant_id: str
     type: str
     created_at: int
-    status: StepStatus = StepStatus.IN_PROGRESS
+    status: str = api.IN_PROGRESS
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     message_id: str | None = None
     completed_at: int | None = None
@@ -245,7 +236,7 @@ class StepRecord:
             "assistant_id": self.assistant_id,
             "thread_id": self.thread_id,
             "type": self.type,
-            "status": str(self.status),
+            "status": self.status,
             "cancelled_at": self.cancelled_at,
             "completed_at": self.completed_at,
             "expired_at": self.expired_at,
@@ -292,7 +283,8 @@ class RunRecord:
         events: every stream event the run produced, in order (streams read from an index).
         rounds: the outputs submitted per requires_action round.
         script: set for a scripted run (see :mod:`adapters.simulator.scripts`); such a run's
-            ``status`` is the last *known* status served and its history may hold raw strings.
+            ``status`` is the last *known* status served and its history holds every status
+            string served, unknown ones included.
     """
 
     id: str
@@ -306,7 +298,7 @@ class RunRecord:
     scenario_name: str
     scenario: Scenario
     options: Json
-    status: RunStatus = ASSISTANTS_RUN.initial
+    status: str = api.QUEUED
     started_at: int | None = None
     completed_at: int | None = None
     failed_at: int | None = None
@@ -323,7 +315,7 @@ class RunRecord:
     cancel_at: float | None = None
     open_step: StepRecord | None = None
     open_message: MessageRecord | None = None
-    history: list[tuple[RunStatus | str, float]] = field(default_factory=list)
+    history: list[tuple[str, float]] = field(default_factory=list)
     events: list[SseEvent] = field(default_factory=list)
     rounds: list[list[SubmittedOutput]] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
@@ -331,8 +323,8 @@ class RunRecord:
 
     @property
     def terminal(self) -> bool:
-        """Whether the run is in a terminal status of the table."""
-        return self.status in ASSISTANTS_RUN.terminal
+        """Whether the run is in a terminal status (``completed``, ``failed``, ...)."""
+        return self.status in api.TERMINAL
 
     def payload(self) -> Json:
         """The ``thread.run`` object as of now."""
@@ -350,7 +342,7 @@ class RunRecord:
             "created_at": self.created_at,
             "assistant_id": self.assistant_id,
             "thread_id": self.thread_id,
-            "status": str(self.status),
+            "status": self.status,
             "started_at": self.started_at,
             "expires_at": None if self.terminal else self.expires_at,
             "cancelled_at": self.cancelled_at,

@@ -1,29 +1,23 @@
-"""The engine side of status scripts: serve scripted run objects, off the table on purpose.
+"""The engine side of status scripts: serve scripted run objects, whatever the rules say.
 
-Scripted runs (:class:`~adapters.simulator.StatusScript`) bypass the scenario engine: their
+Scripted runs (:class:`~adapters.simulator.StatusScript`) bypass the scenario player: their
 status is whatever the current step says. Every function here takes the run (with
 ``run.script`` set) and the sim time, and must be called with the engine lock held. A step that
-becomes current is *entered*: it is appended to ``run.history`` (known statuses as
-:class:`lifecycle.RunStatus`, unknown ones as the raw string), emits ``thread.run.<status>`` with
-the served payload, and, for a known status, sets ``run.status`` (so the thread lock and
-``expires_at`` follow the last known status served) and its ``*_at`` stamp the first time.
+becomes current is *entered*: its status string is appended to ``run.history`` (unknown ones
+too), it emits ``thread.run.<status>`` with the served payload, and, for a status of the
+documented vocabulary (``_behaviour.RUN_STATUSES``), sets ``run.status`` (so the thread lock
+follows the last known status served) and its ``*_at`` stamp the first time.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from adapters.simulator._records import (
-    RUN_STAMPS,
-    ApiError,
-    RunRecord,
-    ScriptState,
-    SseEvent,
-)
+from adapters.simulator import _behaviour as api
+from adapters.simulator._records import ApiError, RunRecord, ScriptState, SseEvent
 from adapters.simulator._requests import SubmitToolOutputs
 from adapters.simulator.scenarios import SubmittedOutput
 from adapters.simulator.scripts import ScriptRead, StatusScript
-from lifecycle import ASSISTANTS_RUN, RunStatus
 
 __all__ = ["cancel", "check_outputs", "payload", "pull", "read", "start", "submit", "tick"]
 
@@ -105,7 +99,7 @@ def submit(run: RunRecord, body: SubmitToolOutputs, now: float) -> None:
     tick(run, now)
     step = state.step
     if not step.takes_outputs:
-        raise ApiError(400, f'Runs in status "{step.status}" do not accept tool outputs.')
+        raise ApiError(400, api.does_not_accept_outputs(step.status))
     calls = {c.id: c for c in step.tool_calls or ()}
     given = [o.tool_call_id for o in body.tool_outputs]
     if state.script.check_outputs:
@@ -171,12 +165,10 @@ def _next(run: RunRecord, at: float) -> None:
 
 def _enter(run: RunRecord, at: float) -> None:
     raw = _state(run).step.status
-    known = ASSISTANTS_RUN.parse(raw)
-    if known is not None:
-        status = RunStatus(known)
-        run.status = status
-        stamp = RUN_STAMPS.get(status)
+    if raw in api.RUN_STATUSES:
+        run.status = raw
+        stamp = api.RUN_STAMPS.get(raw)
         if stamp is not None and getattr(run, stamp) is None:
             setattr(run, stamp, int(at))
-    run.history.append((RunStatus(known) if known is not None else raw, at))
+    run.history.append((raw, at))
     run.events.append(SseEvent(f"thread.run.{raw}", payload(run)))

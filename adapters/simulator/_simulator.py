@@ -17,7 +17,6 @@ from adapters.simulator._transport import AsyncInProcessTransport, InProcessTran
 from adapters.simulator.faults import FaultSet
 from adapters.simulator.scenarios import Scenario, SubmittedOutput
 from adapters.simulator.scripts import ScriptRead, StatusScript
-from lifecycle import RunStatus
 
 __all__ = ["PollAfter", "Simulator"]
 
@@ -93,7 +92,7 @@ class Simulator:
 
         Args:
             name: the scenario name.
-            scenario: a :class:`Scenario` (legal moves along the table) or a
+            scenario: a :class:`Scenario` (played by the documented API rules) or a
                 :class:`~adapters.simulator.StatusScript` (served as written; see
                 :mod:`adapters.simulator.scripts`).
         """
@@ -176,13 +175,14 @@ class Simulator:
         with self.engine.lock:
             self.engine.advance_all()
 
-    def run_history(self, run_id: str) -> list[tuple[RunStatus | str, float]]:
+    def run_history(self, run_id: str) -> list[tuple[str, float]]:
         """Every status the run entered, with the sim-clock time of the change, oldest first.
 
-        For a scripted run (:meth:`is_scripted`): one entry per script step that became current
-        (so a repeated status shows twice), known statuses as :class:`RunStatus` members and
-        unknown ones as the raw string; such a history need not follow the table. For any other
-        run every entry is a :class:`RunStatus` and consecutive entries are table edges.
+        Statuses are plain strings (``"queued"``, ...). For a scripted run (:meth:`is_scripted`):
+        one entry per script step that became current (so a repeated status shows twice, and an
+        unknown status string appears as served); such a history follows no rule. For any other
+        run the history follows the documented API behaviour (``_behaviour.py``): it starts
+        ``queued`` and each change is one the scenario and the API rules make.
 
         Raises:
             KeyError: for an unknown run id.
@@ -193,7 +193,7 @@ class Simulator:
             return list(run.history)
 
     def is_scripted(self, run_id: str) -> bool:
-        """Whether the run follows a status script (and may therefore break the table).
+        """Whether the run follows a status script (and may therefore break the API's rules).
 
         Raises:
             KeyError: for an unknown run id.

@@ -2,8 +2,11 @@
 
 A :class:`Scenario` is a tuple of steps played in order. Each step has a duration on the
 simulator's clock; the run's status follows from the step being played (``Queue`` keeps the run
-``queued``, ``Work``/``CallTools``/``Answer`` need ``in_progress``, and so on), and the engine moves
-it there along the edges of :data:`lifecycle.ASSISTANTS_RUN`, never by hand.
+``queued``, ``Work``/``CallTools``/``Answer`` need ``in_progress``, and so on) and from the
+documented API behaviour the simulator states once, in ``_behaviour.py`` (a run is created
+``queued``, is picked up ``in_progress``, waits in ``requires_action``, goes back to ``queued`` on
+a submit, expires 600 s after creation). The simulator never reads the core's transition table:
+it is the independent server the core is tested against.
 
 * :class:`Queue` - stay ``queued`` for a while (only first, or right after a tool round).
 * :class:`Work` - be ``in_progress`` for a while.
@@ -27,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lifecycle import ASSISTANTS_RUN, RunStatus
+from adapters.simulator import _behaviour as api
 
 __all__ = [
     "SCENARIOS",
@@ -152,16 +155,22 @@ class CancelBehaviour:
     Attributes:
         confirm_after: seconds until the server settles the cancel; ``None`` means never (the run
             stays ``cancelling`` for good, not even expiring).
-        outcome: the status it settles in: ``cancelled``, or another successor of
-            ``cancelling`` in the table (``completed`` = the cancel lost the race).
+        outcome: the terminal status it settles in: ``cancelled``, or another one
+            ("Cancellation is attempted but not guaranteed": ``completed`` = the cancel lost the
+            race). Any status string (or ``lifecycle.RunStatus`` member) naming a terminal status.
+
+    Raises:
+        ValueError: when ``outcome`` is not a terminal status.
     """
 
     confirm_after: float | None = STEP_SECONDS
-    outcome: RunStatus = RunStatus.CANCELLED
+    outcome: str = api.CANCELLED
 
     def __post_init__(self) -> None:
-        if self.outcome not in ASSISTANTS_RUN.successors(RunStatus.CANCELLING):
-            raise ValueError(f"cancelling cannot settle in {self.outcome!r}")
+        outcome = str(self.outcome)
+        if outcome not in api.TERMINAL:
+            raise ValueError(f"cancelling cannot settle in {outcome!r}: not a terminal status")
+        object.__setattr__(self, "outcome", outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +301,7 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "cancel-loses-race": Scenario(
         (Queue(), Work(STEP_SECONDS * 5), Answer("Finished anyway.")),
-        cancel=CancelBehaviour(confirm_after=STEP_SECONDS, outcome=RunStatus.COMPLETED),
+        cancel=CancelBehaviour(confirm_after=STEP_SECONDS, outcome=api.COMPLETED),
         description="a cancel is accepted (cancelling) but the run completes anyway",
     ),
     "never-finishes": Scenario(

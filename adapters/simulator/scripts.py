@@ -1,7 +1,7 @@
-"""Status scripts: runs whose reads return scripted statuses, whatever the table says.
+"""Status scripts: runs whose reads return scripted statuses, whatever the API's rules say.
 
-A :class:`~adapters.simulator.Scenario` plays a "model" and the engine moves the run along legal
-edges of :data:`lifecycle.ASSISTANTS_RUN`. A :class:`StatusScript` does the opposite: it is the
+A :class:`~adapters.simulator.Scenario` plays a "model" and the simulator moves the run by the
+documented API behaviour (``_behaviour.py``). A :class:`StatusScript` does the opposite: it is the
 list of run objects a misbehaving server serves, step by step, for the fault-injection matrix
 (repeated or skipped statuses, stale regressions, unknown status strings, terminal flips,
 ``requires_action`` with ``required_action: null`` or no tool calls, old tool-call ids repeated,
@@ -37,7 +37,8 @@ Streams: each step that becomes current emits one ``thread.run.<status>`` event 
 payload, for unknown status strings too (``thread.run.paused_for_review``: the ``openai`` SDK
 cannot type such an event and builds it as the first member of its ``AssistantStreamEvent``
 union, with ``.event`` holding the raw name; consumers must dispatch on ``event.event``). A stream
-ends after an event whose status is in ``spec.stop_polling``, so an unknown status never ends one.
+ends after an event of ``requires_action`` or a terminal status, so an unknown status never ends
+one.
 A ``per_read`` stream at the last step idles (nothing new), like a server that went quiet.
 
 Scripted runs never expire and emit no run steps or messages; the statuses they serve are
@@ -52,7 +53,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Advance", "ScriptCall", "ScriptRead", "StatusScript", "Step"]
+__all__ = ["SCRIPTS", "Advance", "ScriptCall", "ScriptRead", "StatusScript", "Step"]
 
 Json = dict[str, Any]
 #: how a script's current step moves: on every GET of the run, or on the sim clock
@@ -192,3 +193,8 @@ class ScriptRead:
     index: int
     status: str
     time: float
+
+
+#: The named status scripts every simulator starts with (beside :data:`SCENARIOS`; a name is in
+#: one or the other); pick one with ``metadata={"scenario": name}`` like a scenario.
+SCRIPTS: dict[str, StatusScript] = {}

@@ -8,7 +8,9 @@ import openai
 from openai.types.beta.threads import Run
 
 from adapters.simulator import ManualClock
-from lifecycle import ASSISTANTS_RUN
+
+#: the statuses where nothing more happens to a run (Assistants docs, "Run lifecycle")
+TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
 
 
 def strict_run(payload: dict[str, Any]) -> Run:
@@ -43,9 +45,9 @@ def drive(
         run, _ = retrieve(client, thread_id, run_id)
         if not seen or seen[-1].status != run.status:
             seen.append(run)
-        if run.status in ASSISTANTS_RUN.terminal:
+        if run.status in TERMINAL:
             return seen
-        if run.status in ASSISTANTS_RUN.awaiting_client:
+        if run.status == "requires_action":
             assert run.required_action is not None
             calls = run.required_action.submit_tool_outputs.tool_calls
             raw = client.beta.threads.runs.with_raw_response.submit_tool_outputs(

@@ -18,14 +18,13 @@ from adapters.simulator import (
     Simulator,
     ToolCallSpec,
 )
-from lifecycle import ASSISTANTS_RUN, RunStatus
 
 from .helpers import drive, retrieve, strict_run
 
 # the SDK marks assistants.* with the bare message "deprecated"
 pytestmark = pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
 
-Q, IP, RA = RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.REQUIRES_ACTION
+Q, IP, RA = "queued", "in_progress", "requires_action"
 
 
 def _start(client: openai.OpenAI, scenario: str) -> tuple[str, str]:
@@ -38,15 +37,15 @@ def _start(client: openai.OpenAI, scenario: str) -> tuple[str, str]:
 
 
 EXPECTED = {
-    "text": [Q, IP, RunStatus.COMPLETED],
-    "order-total": [Q, IP, RA, Q, IP, RunStatus.COMPLETED],
-    "parallel-tools": [Q, IP, RA, Q, IP, RunStatus.COMPLETED],
-    "two-rounds": [Q, IP, RA, Q, IP, RA, Q, IP, RunStatus.COMPLETED],
-    "unknown-tool": [Q, IP, RA, Q, IP, RunStatus.COMPLETED],
-    "invalid-arguments": [Q, IP, RA, Q, IP, RunStatus.COMPLETED],
-    "fails": [Q, IP, RunStatus.FAILED],
-    "incomplete": [Q, IP, RunStatus.INCOMPLETE],
-    "slow-queue": [Q, IP, RunStatus.COMPLETED],
+    "text": [Q, IP, "completed"],
+    "order-total": [Q, IP, RA, Q, IP, "completed"],
+    "parallel-tools": [Q, IP, RA, Q, IP, "completed"],
+    "two-rounds": [Q, IP, RA, Q, IP, RA, Q, IP, "completed"],
+    "unknown-tool": [Q, IP, RA, Q, IP, "completed"],
+    "invalid-arguments": [Q, IP, RA, Q, IP, "completed"],
+    "fails": [Q, IP, "failed"],
+    "incomplete": [Q, IP, "incomplete"],
+    "slow-queue": [Q, IP, "completed"],
 }
 
 
@@ -70,7 +69,7 @@ def test_order_total_payloads(sim: Simulator, client: openai.OpenAI, clock: Manu
     """The seed example: one calculate_order_total call, then the output appears in the answer."""
     thread_id, run_id = _start(client, "order-total")
     seen = drive(client, clock, thread_id, run_id, output='{"total": 280}')
-    waiting = next(r for r in seen if r.status == RA.value)
+    waiting = next(r for r in seen if r.status == RA)
     assert waiting.required_action is not None
     (call,) = waiting.required_action.submit_tool_outputs.tool_calls
     assert call.function.name == "calculate_order_total"
@@ -90,15 +89,16 @@ def test_run_fields_follow_the_status(
     thread_id, run_id = _start(client, "order-total")
     seen = drive(client, clock, thread_id, run_id)
     first, last = seen[0], seen[-1]
-    assert first.status == Q.value
+    assert first.status == Q
     assert first.started_at is None
     assert first.usage is None
     assert first.expires_at == first.created_at + 600
     for run in seen:
-        assert (run.required_action is not None) == (run.status in ASSISTANTS_RUN.awaiting_client)
-        if run.status == IP.value:
+        # required_action is set in requires_action and null in every other status
+        assert (run.required_action is not None) == (run.status == RA)
+        if run.status == IP:
             assert run.started_at is not None
-    assert last.status == RunStatus.COMPLETED.value
+    assert last.status == "completed"
     assert last.expires_at is None
     assert last.completed_at is not None
     assert last.usage is not None
@@ -128,16 +128,16 @@ def test_requires_action_expires_on_the_clock(
     thread_id, run_id = _start(client, "order-total")
     clock.advance(1)
     run, _ = retrieve(client, thread_id, run_id)
-    assert run.status == RA.value
+    assert run.status == RA
     assert run.expires_at is not None
     clock.set(run.expires_at - 0.5)
-    assert retrieve(client, thread_id, run_id)[0].status == RA.value
+    assert retrieve(client, thread_id, run_id)[0].status == RA
     clock.advance(0.5)
     expired, _ = retrieve(client, thread_id, run_id)
-    assert expired.status == RunStatus.EXPIRED.value
+    assert expired.status == "expired"
     assert expired.expires_at is None
     assert expired.required_action is None
-    assert sim.run_history(run_id)[-1] == (RunStatus.EXPIRED, float(run.expires_at))
+    assert sim.run_history(run_id)[-1] == ("expired", float(run.expires_at))
     with pytest.raises(openai.BadRequestError) as err:
         client.beta.threads.runs.submit_tool_outputs(
             run_id, thread_id=thread_id, tool_outputs=[{"tool_call_id": "x", "output": "1"}]
@@ -155,12 +155,12 @@ def test_requires_action_expires_on_the_clock(
 def test_never_finishes_expires_from_in_progress(
     sim: Simulator, client: openai.OpenAI, clock: ManualClock
 ) -> None:
-    """A hanging run stays in_progress until expires_at, then expires (a table edge)."""
+    """A hanging run stays in_progress until expires_at, then expires ("the run took too long")."""
     thread_id, run_id = _start(client, "never-finishes")
     clock.advance(599)
-    assert retrieve(client, thread_id, run_id)[0].status == IP.value
+    assert retrieve(client, thread_id, run_id)[0].status == IP
     clock.advance(2)
-    assert retrieve(client, thread_id, run_id)[0].status == RunStatus.EXPIRED.value
+    assert retrieve(client, thread_id, run_id)[0].status == "expired"
 
 
 def test_cancel_from_each_cancellable_status(
@@ -176,12 +176,12 @@ def test_cancel_from_each_cancellable_status(
         assert retrieve(client, thread_id, run_id)[0].status == before
         raw = client.beta.threads.runs.with_raw_response.cancel(run_id, thread_id=thread_id)
         cancelling = strict_run(raw.http_response.json())
-        assert cancelling.status == RunStatus.CANCELLING.value
+        assert cancelling.status == "cancelling"
         assert cancelling.cancelled_at is None
         assert cancelling.required_action is None
         clock.advance(1)
         done, _ = retrieve(client, thread_id, run_id)
-        assert done.status == RunStatus.CANCELLED.value
+        assert done.status == "cancelled"
         assert done.cancelled_at is not None
 
 
@@ -192,19 +192,20 @@ def test_stuck_cancelling_never_settles(
     thread_id, run_id = _start(client, "stuck-cancelling")
     client.beta.threads.runs.cancel(run_id, thread_id=thread_id)
     clock.advance(10_000)
-    assert retrieve(client, thread_id, run_id)[0].status == RunStatus.CANCELLING.value
+    assert retrieve(client, thread_id, run_id)[0].status == "cancelling"
 
 
 def test_cancel_can_lose_the_race(
     sim: Simulator, client: openai.OpenAI, clock: ManualClock
 ) -> None:
-    """cancel-loses-race: cancelling, then completed with an answer (tolerated edge R16)."""
+    """cancel-loses-race: cancelling, then completed with an answer ("cancellation is attempted
+    but not guaranteed")."""
     thread_id, run_id = _start(client, "cancel-loses-race")
     clock.advance(0.03)
     client.beta.threads.runs.cancel(run_id, thread_id=thread_id)
     clock.advance(1)
-    assert retrieve(client, thread_id, run_id)[0].status == RunStatus.COMPLETED.value
-    assert [s for s, _ in sim.run_history(run_id)][-2:] == [RunStatus.CANCELLING, "completed"]
+    assert retrieve(client, thread_id, run_id)[0].status == "completed"
+    assert [s for s, _ in sim.run_history(run_id)][-2:] == ["cancelling", "completed"]
     first = client.beta.threads.messages.list(thread_id=thread_id).data[0]
     assert first.role == "assistant"
     assert first.content[0].type == "text"
@@ -247,7 +248,7 @@ def test_create_and_run_and_scenario_from_assistant(
     )
     Thread.model_validate(client.beta.threads.retrieve(run.thread_id).model_dump(), strict=True)
     final = drive(client, clock, run.thread_id, run.id)[-1]
-    assert final.status == RunStatus.COMPLETED.value
+    assert final.status == "completed"
     assert sim.runs[run.id].scenario_name == "text"
 
 
