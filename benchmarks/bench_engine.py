@@ -2,15 +2,32 @@
 
 Measures, in one process (ratios are what matter; absolute numbers are machine-specific):
 
-1. ``observe()`` of a legal one-edge change vs a bare ``transitions`` trigger of the same edge
-   (a ``Machine(model=None, auto_transitions=False)`` and ``events[name].trigger(obj)``, the
-   cheapest correct way to use ``transitions``). Target: <= 1.3x.
+1. ``observe()`` of a legal change vs a bare ``transitions`` trigger of the same edge, per kind of
+   edge. The bare side is a ``Machine(model=None, auto_transitions=False, send_event=True)`` with
+   the same states and ``model_attribute``, ``on_enter`` callbacks on the awaiting-client and
+   terminal states that append to a list, and the submit guard as a plain condition; it fires
+   with ``events[name].trigger(obj)``, the cheapest correct way to use ``transitions``. Kinds:
+
+   * ``plain``: ``queued -> in_progress`` (an unguarded edge, nothing emitted);
+   * ``awaiting``: ``in_progress -> requires_action`` with one tool call (emits ``DispatchTools``);
+   * ``submit``: ``requires_action -> queued`` after ``record_submission`` (the guarded edge;
+     the submission is recorded outside the timed region, as the bare side's context is);
+   * ``terminal``: ``in_progress -> completed | failed | incomplete | expired`` (emits
+     ``Finished``);
+   * ``inferred``: a poll showing ``completed`` from ``queued`` (two edges, the first inferred)
+     vs two bare triggers;
+   * ``mix``: a whole streamed tool round (queued, in_progress, requires_action with a call,
+     ``record_submission``, queued, in_progress, completed) vs the five bare triggers.
+
+   Target: <= 1.3x for every kind and for the mix.
 2. Attach cost: constructing run #1 vs run #100,000 while the earlier runs stay alive.
    Target: <= 2x (``add_model`` would grow linearly).
 3. Memory: tracemalloc bytes per tracked run holding a 5-entry journal, at 100,000 runs.
    Target: <= 2 KB.
 
-Method: GC disabled in timed regions (as timeit does), interleaved repeats, medians with ranges.
+Method: each sample times one pass over a batch of objects already in the edge's source state
+(built outside the timed region); GC disabled in timed regions (as timeit does); engine and
+bare samples interleaved; medians with ranges.
 Usage: ``python benchmarks/bench_engine.py [--quick] [--out benchmarks/results/engine.json]``
 """
 
@@ -26,11 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from transitions import Machine
+from transitions.core import EventData
 
 from benchmarks._common import environment, write_result
 from lifecycle import ASSISTANTS_RUN, RunLifecycle, ToolCall
+from lifecycle._guards import GuardContext, cancel_was_requested, outputs_cover_required_calls
 
 NS = time.perf_counter_ns
+TARGET_RATIO = 1.3
 
 # one tool round: the edges of a typical run, as (trigger, status) pairs
 TRACE = [
@@ -41,98 +61,273 @@ TRACE = [
     ("complete", "completed"),
 ]
 CALLS = (ToolCall("call_1", "calculate_order_total", "{}"),)
+SUBMITTED = frozenset({"call_1"})
+#: the terminal edges out of in_progress, as (status, trigger); runs cycle through them
+TERMINAL = (
+    ("completed", "complete"),
+    ("failed", "fail"),
+    ("incomplete", "end_incomplete"),
+    ("expired", "expire"),
+)
+KINDS = ("plain", "awaiting", "submit", "terminal", "inferred", "mix")
 
 
 class BareModel:
-    __slots__ = ("state",)
+    """The bare side's model: its status, a command list and the guard context."""
 
-    def __init__(self) -> None:
-        self.state = "queued"
+    __slots__ = ("_status", "commands", "ctx")
+
+    def __init__(self, status: str = "queued", ctx: GuardContext | None = None) -> None:
+        self._status = status
+        self.commands: list[str] = []
+        self.ctx = ctx if ctx is not None else GuardContext()
+
+
+def _bare_record(ev: EventData) -> None:
+    model: BareModel = ev.model
+    model.commands.append(model._status)
+
+
+def _bare_submit_guard(ev: EventData) -> bool:
+    model: BareModel = ev.model
+    return outputs_cover_required_calls(model.ctx, ev.kwargs) is None
+
+
+def _bare_cancel_guard(ev: EventData) -> bool:
+    model: BareModel = ev.model
+    return cancel_was_requested(model.ctx, ev.kwargs) is None
+
+
+_BARE_GUARDS = {
+    "outputs_cover_required_calls": _bare_submit_guard,
+    "cancel_was_requested": _bare_cancel_guard,
+}
 
 
 def bare_machine() -> Machine:
-    """The same table as a bare ``transitions`` machine with no guards and no callbacks."""
+    """The same table as a bare ``transitions`` machine: same states and ``model_attribute``,
+    list-appending ``on_enter`` callbacks, the guards as plain conditions."""
+    spec = ASSISTANTS_RUN
+    states: list[dict[str, Any]] = []
+    for s in spec.states:
+        state: dict[str, Any] = {"name": s.value}
+        if s in spec.awaiting_client or s in spec.terminal:
+            state["on_enter"] = [_bare_record]
+        if s in spec.terminal:
+            state["final"] = True
+        states.append(state)
+    transitions: list[dict[str, Any]] = []
+    for e in spec.edges:
+        t: dict[str, Any] = {"trigger": e.trigger, "source": e.source, "dest": e.dest}
+        if e.guard is not None:
+            t["conditions"] = [_BARE_GUARDS[e.guard]]
+        transitions.append(t)
     return Machine(
         model=None,
-        states=[s.value for s in ASSISTANTS_RUN.states],
-        transitions=[
-            {"trigger": e.trigger, "source": e.source, "dest": e.dest} for e in ASSISTANTS_RUN.edges
-        ],
+        states=states,
+        transitions=transitions,
         initial="queued",
         auto_transitions=False,
+        send_event=True,
+        model_attribute="_status",
     )
 
 
-def per_transition_ns(runs: int, repeats: int) -> dict[str, Any]:
-    machine = bare_machine()
-    events = machine.events
+# -- the engine side: batches in each kind's source state, and the timed passes ------------------
 
-    def bare() -> int:
-        models = [BareModel() for _ in range(runs)]
-        t0 = NS()
-        for m in models:
-            for trig, _ in TRACE:
-                events[trig].trigger(m)
-        return NS() - t0
 
-    def engine() -> int:
-        lifecycles = [RunLifecycle() for _ in range(runs)]
-        t0 = NS()
-        for lc in lifecycles:
+def _engine_batch(kind: str, runs: int) -> list[RunLifecycle]:
+    out = []
+    for _ in range(runs):
+        lc = RunLifecycle()
+        if kind in ("awaiting", "submit", "terminal"):
             lc.observe("in_progress", via="stream", at=1.0)
+        if kind == "submit":
             lc.observe("requires_action", via="stream", at=2.0, tool_calls=CALLS)
+            lc.take_commands()
             lc.record_submission(["call_1"])
-            lc.observe("queued", via="client", at=3.0)
-            lc.observe("in_progress", via="stream", at=4.0)
-            lc.observe("completed", via="stream", at=5.0)
-        return NS() - t0
+        out.append(lc)
+    return out
 
-    def bare_one() -> int:
-        models = [BareModel() for _ in range(runs)]
-        start = events["start"]
+
+def _engine_pass(kind: str, batch: list[RunLifecycle]) -> int:
+    # one explicit loop per kind: no extra call per operation on either side
+    if kind == "plain":
         t0 = NS()
-        for m in models:
+        for lc in batch:
+            lc.observe("in_progress", via="stream", at=1.0)
+        return NS() - t0
+    if kind == "awaiting":
+        t0 = NS()
+        for lc in batch:
+            lc.observe("requires_action", via="stream", at=2.0, tool_calls=CALLS)
+        return NS() - t0
+    if kind == "submit":
+        t0 = NS()
+        for lc in batch:
+            lc.observe("queued", via="client", at=3.0)
+        return NS() - t0
+    if kind == "terminal":
+        targets = [TERMINAL[i % len(TERMINAL)][0] for i in range(len(batch))]
+        t0 = NS()
+        for lc, status in zip(batch, targets, strict=True):
+            lc.observe(status, via="stream", at=5.0)
+        return NS() - t0
+    if kind == "inferred":
+        t0 = NS()
+        for lc in batch:
+            lc.observe("completed", via="poll", at=5.0)
+        return NS() - t0
+    t0 = NS()
+    for lc in batch:
+        lc.observe("in_progress", via="stream", at=1.0)
+        lc.observe("requires_action", via="stream", at=2.0, tool_calls=CALLS)
+        lc.record_submission(["call_1"])
+        lc.observe("queued", via="client", at=3.0)
+        lc.observe("in_progress", via="stream", at=4.0)
+        lc.observe("completed", via="stream", at=5.0)
+    return NS() - t0
+
+
+#: (state, journal length, commands emitted) each kind leaves an engine run in (from a fresh run)
+_ENGINE_AFTER: dict[str, tuple[str | None, int, int]] = {
+    "plain": ("in_progress", 1, 0),
+    "awaiting": ("requires_action", 2, 1),
+    "submit": ("queued", 3, 0),
+    "terminal": (None, 2, 1),
+    "inferred": ("completed", 2, 1),
+    "mix": ("completed", 5, 2),
+}
+
+
+def _check_engine(kind: str, batch: list[RunLifecycle]) -> None:
+    """The timed pass did what the kind says (outside the timed region)."""
+    state, journal, commands = _ENGINE_AFTER[kind]
+    for lc in batch:
+        assert state is None or lc.state == state, (kind, lc)
+        assert len(lc.history) == journal, (kind, lc)
+        assert not lc.anomalies, (kind, lc)
+        assert len(lc.take_commands()) == commands, (kind, lc)
+
+
+# -- the bare side -------------------------------------------------------------------------------
+
+
+def _bare_batch(kind: str, runs: int) -> list[BareModel]:
+    if kind in ("awaiting", "terminal"):
+        return [BareModel("in_progress") for _ in range(runs)]
+    if kind == "submit":
+        return [
+            BareModel(
+                "requires_action", GuardContext(tool_calls=CALLS, submitted_call_ids=SUBMITTED)
+            )
+            for _ in range(runs)
+        ]
+    if kind == "mix":
+        return [
+            BareModel("queued", GuardContext(tool_calls=CALLS, submitted_call_ids=SUBMITTED))
+            for _ in range(runs)
+        ]
+    return [BareModel("queued") for _ in range(runs)]
+
+
+def _bare_pass(kind: str, batch: list[BareModel], machine: Machine) -> int:
+    events = machine.events
+    start, require, complete = events["start"], events["require_action"], events["complete"]
+    submit = events["submit_tool_outputs"]
+    if kind == "plain":
+        t0 = NS()
+        for m in batch:
             start.trigger(m)
         return NS() - t0
-
-    def engine_one() -> int:
-        lifecycles = [RunLifecycle() for _ in range(runs)]
+    if kind == "awaiting":
         t0 = NS()
-        for lc in lifecycles:
-            lc.observe("in_progress", via="stream", at=1.0)
+        for m in batch:
+            require.trigger(m)
         return NS() - t0
+    if kind == "submit":
+        t0 = NS()
+        for m in batch:
+            submit.trigger(m)
+        return NS() - t0
+    if kind == "terminal":
+        triggers = [events[TERMINAL[i % len(TERMINAL)][1]] for i in range(len(batch))]
+        t0 = NS()
+        for m, event in zip(batch, triggers, strict=True):
+            event.trigger(m)
+        return NS() - t0
+    if kind == "inferred":
+        t0 = NS()
+        for m in batch:
+            start.trigger(m)
+            complete.trigger(m)
+        return NS() - t0
+    t0 = NS()
+    for m in batch:
+        start.trigger(m)
+        require.trigger(m)
+        submit.trigger(m)
+        start.trigger(m)
+        complete.trigger(m)
+    return NS() - t0
 
-    samples: dict[str, list[float]] = {
-        "bare_transitions": [],
-        "observe": [],
-        "bare_transitions_trace": [],
-        "observe_trace": [],
-    }
-    bare()
-    engine()  # warm-up
-    for _ in range(repeats):
+
+#: observations (engine) per object in one pass of each kind
+_OPS = {"plain": 1, "awaiting": 1, "submit": 1, "terminal": 1, "inferred": 1, "mix": 5}
+
+
+def per_edge_kind(runs: int, repeats: int) -> dict[str, Any]:
+    """``observe()`` vs the bare trigger(s) of the same edge(s), per kind; ns per observation."""
+    machine = bare_machine()
+    engine: dict[str, list[float]] = {k: [] for k in KINDS}
+    bare: dict[str, list[float]] = {k: [] for k in KINDS}
+
+    def sample(kind: str, n: int) -> tuple[float, float]:
+        lcs, models = _engine_batch(kind, n), _bare_batch(kind, n)
         gc.disable()
         try:
-            samples["bare_transitions"].append(bare_one() / runs)
-            samples["observe"].append(engine_one() / runs)
-            samples["bare_transitions_trace"].append(bare() / (runs * len(TRACE)))
-            samples["observe_trace"].append(engine() / (runs * len(TRACE)))
+            e = _engine_pass(kind, lcs)
+            b = _bare_pass(kind, models, machine)
         finally:
             gc.enable()
-    med = {k: statistics.median(v) for k, v in samples.items()}
+        _check_engine(kind, lcs)
+        return e / (n * _OPS[kind]), b / (n * _OPS[kind])
+
+    for kind in KINDS:  # warm-up (builds the shared machine, fills path caches)
+        sample(kind, 200)
+    for _ in range(repeats):
+        for kind in KINDS:
+            e, b = sample(kind, runs)
+            engine[kind].append(e)
+            bare[kind].append(b)
+    kinds: dict[str, Any] = {}
+    for kind in KINDS:
+        e_med, b_med = statistics.median(engine[kind]), statistics.median(bare[kind])
+        kinds[kind] = {
+            "observe_ns": {"median": e_med, "min": min(engine[kind]), "max": max(engine[kind])},
+            "bare_ns": {"median": b_med, "min": min(bare[kind]), "max": max(bare[kind])},
+            "ratio": e_med / b_med,
+        }
     return {
-        "ns_per_transition": {
-            k: {"median": med[k], "min": min(v), "max": max(v)} for k, v in samples.items()
-        },
-        # a legal one-edge change (queued -> in_progress), the common case of a poll or event
-        "ratio_observe_vs_bare": med["observe"] / med["bare_transitions"],
-        # a whole tool round: includes the submit guard, the dispatch command and tool-call
-        # bookkeeping that a bare trigger does not do
-        "ratio_trace_observe_vs_bare": med["observe_trace"] / med["bare_transitions_trace"],
-        "target_ratio": 1.3,
-        "runs_per_repeat": runs,
+        "kinds": kinds,
+        "ratio_max": max(k["ratio"] for k in kinds.values()),
+        "target_ratio": TARGET_RATIO,
+        "runs_per_sample": runs,
         "repeats": repeats,
+        "note": "ns per observation; inferred = one observe() vs two bare triggers; "
+        "mix = a whole tool round per observation, record_submission included",
     }
+
+
+def format_kinds(result: dict[str, Any]) -> str:
+    """The per-kind table as printed."""
+    rows = [f"{'edge kind':<10} {'observe us':>10} {'bare us':>9} {'ratio':>6}  target"]
+    for kind, k in result["kinds"].items():
+        rows.append(
+            f"{kind:<10} {k['observe_ns']['median'] / 1000:>10.2f} "
+            f"{k['bare_ns']['median'] / 1000:>9.2f} {k['ratio']:>5.2f}x  <= {TARGET_RATIO}"
+        )
+    return "\n".join(rows)
 
 
 def attach_cost(total: int, batch: int) -> dict[str, Any]:
@@ -189,7 +384,7 @@ def memory_per_run(n: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/engine.json"))
     args = parser.parse_args(argv)
@@ -197,8 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "engine",
         "environment": environment(),
-        "observe_vs_transitions": per_transition_ns(
-            runs=500 if args.quick else 2_000, repeats=5 if args.quick else 9
+        "observe_vs_transitions": per_edge_kind(
+            runs=500 if args.quick else 2_000, repeats=5 if args.quick else 15
         ),
         "attach": attach_cost(total=n, batch=1_000),
         "memory": memory_per_run(n),
@@ -206,10 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     write_result(args.out, result)
     o, a, m = result["observe_vs_transitions"], result["attach"], result["memory"]
     print(
-        f"observe {o['ns_per_transition']['observe']['median'] / 1000:.2f} us vs bare "
-        f"{o['ns_per_transition']['bare_transitions']['median'] / 1000:.2f} us "
-        f"(x{o['ratio_observe_vs_bare']:.2f}, target <= 1.3); whole tool round "
-        f"x{o['ratio_trace_observe_vs_bare']:.2f}\n"
+        f"{format_kinds(o)}\n"
         f"attach run #1 {a['ns_per_attach_first'] / 1000:.2f} us vs #{a['n']:,} "
         f"{a['ns_per_attach_at_n'] / 1000:.2f} us (x{a['ratio']:.2f}, target <= 2)\n"
         f"memory {m['bytes_per_run']:.0f} B per run at {m['n']:,} (target <= 2048)\n"
