@@ -7,11 +7,15 @@ transition table, so it can catch a wrong one); faults are scripted per request;
 fault-injection tests. The real ``openai`` SDK is the
 client::
 
-    sim = Simulator(clock=None, default_scenario="order-total", poll_after_ms=20)
+    sim = Simulator(clock=None, default_scenario="order-total", profile="reference")
     with SimulatorServer(sim) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-sim-test")
     client = openai.OpenAI(base_url="http://simulator.local/v1", api_key="sk-sim",
                            http_client=sim.http_client())
+
+A :class:`ServerProfile` (``profile="no-sse"``, see :data:`PROFILES`) makes the server answer
+unlike the controller expects: poll-after headers on some responses only or none, no SSE, garbage
+bodies, odd headers. It applies to both transports alike.
 
 With a :class:`ManualClock`, nothing happens until the test advances the clock; an SSE stream
 then sends what became due and waits (or, with ``ManualClock(autoadvance=s)``, moves the clock by
@@ -20,10 +24,11 @@ then sends what became due and waits (or, with ``ManualClock(autoadvance=s)``, m
 
 from __future__ import annotations
 
-from adapters.simulator._app import RequestRecord
+from adapters.simulator._asgi import RequestRecord
 from adapters.simulator._clock import Clock, ManualClock, system_clock
 from adapters.simulator._simulator import PollAfter, Simulator
 from adapters.simulator.faults import Fault, FaultSet
+from adapters.simulator.profiles import ALL_RUN_OPS, PROFILES, ServerProfile
 from adapters.simulator.scenarios import (
     SCENARIOS,
     Answer,
@@ -38,11 +43,21 @@ from adapters.simulator.scenarios import (
     ToolCallSpec,
     Work,
 )
-from adapters.simulator.scripts import Advance, ScriptCall, ScriptRead, StatusScript, Step
+from adapters.simulator.scripts import (
+    SCRIPTS,
+    Advance,
+    ScriptCall,
+    ScriptRead,
+    StatusScript,
+    Step,
+)
 from adapters.simulator.server import SimulatorServer, serve
 
 __all__ = [
+    "ALL_RUN_OPS",
+    "PROFILES",
     "SCENARIOS",
+    "SCRIPTS",
     "Advance",
     "Answer",
     "CallTools",
@@ -60,6 +75,7 @@ __all__ = [
     "Scenario",
     "ScriptCall",
     "ScriptRead",
+    "ServerProfile",
     "Simulator",
     "SimulatorServer",
     "StatusScript",

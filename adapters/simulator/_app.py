@@ -1,18 +1,21 @@
-"""The HTTP face of the simulator: Starlette routes under ``/v1``, SSE, and the fault layer.
+"""The simulator's Assistants endpoints: Starlette routes under ``/v1``, and SSE.
 
-``build_app(host)`` returns a raw ASGI callable: an outer layer that records every request and
-applies scripted faults (it needs the raw ``send``/``receive`` to cut connections), around a
-Starlette application with one route per Assistants endpoint. Handlers take the engine's lock,
+:func:`starlette_app` returns one route per Assistants endpoint. Handlers take the engine's lock,
 advance the clock-driven state and answer with the API's JSON; ``stream=true`` answers are SSE
-that follow the run's event log as the clock moves.
+that follow the run's event log as the clock moves. The raw ASGI layer around it (request
+recording, scripted faults, header oddities) is ``_asgi.py``.
+
+The host's :class:`~adapters.simulator.ServerProfile` is read on every request (so it can be
+swapped between requests): which run responses carry ``openai-poll-after-ms`` and with what text
+(the host decides, ``Host.poll_after_header``), whether ``stream=true`` gets SSE or the plain JSON
+run, and which GETs of a run are garbage (the bytes come from ``_wire.py``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.applications import Starlette
@@ -22,8 +25,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from adapters.simulator import _behaviour as api
+from adapters.simulator import _wire
 from adapters.simulator._clock import ManualClock
-from adapters.simulator._engine import Engine
 from adapters.simulator._records import ApiError, RunRecord, SseEvent, not_found
 from adapters.simulator._requests import (
     AssistantCreate,
@@ -35,58 +38,14 @@ from adapters.simulator._requests import (
     ThreadCreate,
     parse_body,
 )
-from adapters.simulator.faults import Fault, FaultSet
 
-__all__ = ["INPROCESS_KEY", "ConnectionDropped", "RequestRecord", "build_app"]
+if TYPE_CHECKING:
+    from adapters.simulator._asgi import Host
+
+__all__ = ["starlette_app"]
 
 Json = dict[str, Any]
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-#: scope extension set by the in-process transports
-INPROCESS_KEY = "run_lifecycle.simulator.inprocess"
 _STREAM_IDLE_SECONDS = 0.005
-
-
-class ConnectionDropped(Exception):
-    """Raised inside the app to make an in-process transport drop the connection."""
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One request the simulator saw.
-
-    Attributes:
-        method: the HTTP method.
-        path: the URL path (no query).
-        status: the response status, or ``None`` when the connection was dropped first.
-        time: the sim-clock time the request arrived.
-        fault: the fault applied, if any.
-    """
-
-    method: str
-    path: str
-    status: int | None
-    time: float
-    fault: Fault | None = None
-
-
-class Host(Protocol):
-    """What the app needs from the simulator."""
-
-    engine: Engine
-    faults: FaultSet
-
-    def poll_after(self, run: Json) -> int | None:
-        """The ``openai-poll-after-ms`` value for a run response (``None``: no header)."""
-        ...
-
-    def record(self, record: RequestRecord) -> None:
-        """Store a request record."""
-        ...
 
 
 # -- the Starlette part -----------------------------------------------------------------------
@@ -146,17 +105,37 @@ class _Routes:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.engine = host.engine
+        self.run_gets = 0  # GETs of a run so far (for ServerProfile.garbage_every)
+        self.garbage_served = 0
 
     async def body(self, request: Request) -> bytes:
         return await request.body()
 
-    def run_response(self, run: RunRecord, via: str) -> JSONResponse:
-        payload = self.engine.serve(run, via)
+    def json(self, body: Json, op: str) -> JSONResponse:
+        """A JSON run response (or runs list) with the profile's poll-after header for ``op``."""
         headers = {}
-        after = self.host.poll_after(payload)
-        if after is not None:
-            headers["openai-poll-after-ms"] = str(after)
-        return JSONResponse(payload, headers=headers)
+        text = self.host.poll_after_header(op, body)
+        if text is not None:
+            headers["openai-poll-after-ms"] = _wire.header_text(text)
+        return JSONResponse(body, headers=headers)
+
+    def run_response(self, run: RunRecord, via: str) -> JSONResponse:
+        return self.json(self.engine.serve(run, via), via)
+
+    def sse(self, stream: bool | None) -> bool:
+        """Whether to answer a request with ``stream`` as SSE (``False`` when the profile
+        ignores ``stream``)."""
+        return bool(stream) and self.host.profile.sse
+
+    def garbage(self, run: RunRecord) -> Response | None:
+        """Count a GET of the run; every ``garbage_every``-th is answered with garbage."""
+        every = self.host.profile.garbage_every
+        self.run_gets += 1
+        if every is None or self.run_gets % every:
+            return None
+        content_type, body = _wire.garbage(self.garbage_served, self.engine.peek(run))
+        self.garbage_served += 1
+        return Response(body, headers={"content-type": content_type.decode()})
 
     def stream(self, run: RunRecord, cursor: int, prefix: Sequence[SseEvent] = ()) -> Response:
         return StreamingResponse(
@@ -258,11 +237,11 @@ class _Routes:
         if request.method == "GET":
             with self.engine.lock:
                 data = [self.engine.serve(r, "list") for r in self.engine.runs_of(thread_id)]
-            return JSONResponse(_page(data, request))
+                return self.json(_page(data, request), "list")
         body = parse_body(await self.body(request), RunCreate)
         with self.engine.lock:
             run = self.engine.create_run(thread_id, body)
-            if body.stream:
+            if self.sse(body.stream):
                 return self.stream(run, 0)
             return self.run_response(run, "create")
 
@@ -276,7 +255,7 @@ class _Routes:
             except ApiError:
                 del self.engine.threads[thread.id]
                 raise
-            if body.stream:
+            if self.sse(body.stream):
                 return self.stream(run, 0, [SseEvent("thread.created", thread.payload())])
             return self.run_response(run, "create")
 
@@ -288,7 +267,7 @@ class _Routes:
             if request.method == "POST":
                 run.metadata = parse_body(raw, MetadataUpdate).metadata or run.metadata
                 return self.run_response(run, "update")
-            return self.run_response(run, "retrieve")
+            return self.garbage(run) or self.run_response(run, "retrieve")
 
     async def cancel(self, request: Request) -> Response:
         p = request.path_params
@@ -302,7 +281,7 @@ class _Routes:
             run = self.engine.run(p["thread_id"], p["run_id"])
             cursor = len(run.events)
             run = self.engine.submit(p["thread_id"], p["run_id"], body)
-            if body.stream:
+            if self.sse(body.stream):
                 return self.stream(run, cursor)
             return self.run_response(run, "submit")
 
@@ -360,152 +339,9 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return _error(body)
 
 
-def _starlette(host: Host) -> Starlette:
+def starlette_app(host: Host) -> Starlette:
+    """The Starlette application: every Assistants route, with OpenAI-shaped errors."""
     return Starlette(
         routes=_Routes(host).routes(),
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
     )
-
-
-# -- the raw ASGI fault and recording layer -----------------------------------------------------
-
-
-def build_app(host: Host) -> ASGIApp:
-    """Build the simulator's ASGI application.
-
-    Args:
-        host: the simulator (engine, faults, poll-after policy, request log).
-
-    Returns:
-        A raw ASGI app: fault injection and request recording around the Starlette routes.
-    """
-    inner = _starlette(host)
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await inner(scope, receive, send)
-            return
-        method, path = scope["method"], scope["path"]
-        arrived = host.engine.clock()
-        fault = host.faults.take(method, path)
-        recorded = False
-
-        async def recording_send(message: Message) -> None:
-            nonlocal recorded
-            if message["type"] == "http.response.start" and not recorded:
-                recorded = True
-                host.record(RequestRecord(method, path, message["status"], arrived, fault))
-            await send(message)
-
-        try:
-            if fault is None:
-                await inner(scope, receive, recording_send)
-            else:
-                await _apply(fault, inner, scope, receive, recording_send, send)
-        except ConnectionDropped:
-            if scope.get("extensions", {}).get(INPROCESS_KEY):
-                raise
-        finally:
-            if not recorded:
-                host.record(RequestRecord(method, path, None, arrived, fault))
-
-    return app
-
-
-async def _apply(
-    fault: Fault, inner: ASGIApp, scope: Scope, receive: Receive, send: Send, raw_send: Send
-) -> None:
-    if fault.latency:
-        await anyio.sleep(fault.latency)
-    if fault.applied_then_fail is not None:
-        await _swallow(inner, scope, receive)
-        if fault.applied_then_fail == "drop":
-            await _drop(scope, raw_send)
-        elif fault.applied_then_fail == "hang":
-            await _wait_for_disconnect(receive)
-        else:
-            await _send_error(fault, send)
-        return
-    if fault.drop == "before_response":
-        await _drop(scope, raw_send)
-        return
-    if fault.drop == "mid_body":
-        await inner(scope, receive, _cut_body(scope, send, raw_send))
-        return
-    if fault.cut_stream_after is not None or fault.silent_stream_after is not None:
-        await inner(scope, receive, _cut_stream(fault, scope, send, raw_send))
-        return
-    if fault.status is not None:
-        await _send_error(fault, send)
-        return
-    await inner(scope, receive, send)
-
-
-async def _swallow(inner: ASGIApp, scope: Scope, receive: Receive) -> None:
-    async def sink(message: Message) -> None:
-        return None
-
-    await inner(scope, receive, sink)
-
-
-async def _send_error(fault: Fault, send: Send) -> None:
-    body = json.dumps(fault.error_body()).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in fault.headers.items()]
-    await send({"type": "http.response.start", "status": fault.status or 500, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def _wait_for_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _drop(scope: Scope, raw_send: Send) -> None:
-    """Close the connection now: the in-process transports by exception, uvicorn by its socket."""
-    if scope.get("extensions", {}).get(INPROCESS_KEY):
-        raise ConnectionDropped
-    transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
-    if transport is not None:
-        transport.close()
-        for _ in range(3):  # let uvicorn see connection_lost before the app returns
-            await anyio.sleep(0)
-    raise ConnectionDropped
-
-
-def _cut_body(scope: Scope, send: Send, raw_send: Send) -> Send:
-    async def cutting(message: Message) -> None:
-        if message["type"] == "http.response.body":
-            body = message.get("body", b"")
-            await send(
-                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
-            )
-            await _drop(scope, raw_send)
-            return
-        await send(message)
-
-    return cutting
-
-
-def _cut_stream(fault: Fault, scope: Scope, send: Send, raw_send: Send) -> Send:
-    limit = (
-        fault.cut_stream_after if fault.cut_stream_after is not None else fault.silent_stream_after
-    )
-    assert limit is not None
-    sent = 0
-
-    async def cutting(message: Message) -> None:
-        nonlocal sent
-        if message["type"] != "http.response.body" or not message.get("body"):
-            await send(message)
-            return
-        if sent >= limit:
-            if fault.cut_stream_after is not None:
-                await _drop(scope, raw_send)
-            else:
-                await anyio.sleep_forever()
-            return
-        sent += message["body"].count(b"\n\n")
-        await send(message)
-
-    return cutting

@@ -339,6 +339,10 @@ class Engine:
             return run.payload()
         return _scripted.read(run, self.clock(), via)
 
+    def peek(self, run: RunRecord) -> Json:
+        """The run object as of now, without counting as a read of a status script."""
+        return run.payload() if run.script is None else _scripted.payload(run)
+
     def pull(self, run: RunRecord) -> bool:
         """An SSE stream of ``run`` sent everything: let a ``per_read`` script serve its next step.
 

@@ -6,7 +6,8 @@ status is whatever the current step says. Every function here takes the run (wit
 becomes current is *entered*: its status string is appended to ``run.history`` (unknown ones
 too), it emits ``thread.run.<status>`` with the served payload, and, for a status of the
 documented vocabulary (``_behaviour.RUN_STATUSES``), sets ``run.status`` (so the thread lock
-follows the last known status served) and its ``*_at`` stamp the first time.
+follows the last known status served, or the step's ``actual_status`` for a stale read) and its
+``*_at`` stamp the first time.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def submit(run: RunRecord, body: SubmitToolOutputs, now: float) -> None:
     tick(run, now)
     step = state.step
     if not step.takes_outputs:
-        raise ApiError(400, api.does_not_accept_outputs(step.status))
+        raise ApiError(400, api.does_not_accept_outputs(step.server_status))
     calls = {c.id: c for c in step.tool_calls or ()}
     given = [o.tool_call_id for o in body.tool_outputs]
     if state.script.check_outputs:
@@ -164,10 +165,11 @@ def _next(run: RunRecord, at: float) -> None:
 
 
 def _enter(run: RunRecord, at: float) -> None:
-    raw = _state(run).step.status
-    if raw in api.RUN_STATUSES:
-        run.status = raw
-        stamp = api.RUN_STAMPS.get(raw)
+    step = _state(run).step
+    raw, actual = step.status, step.server_status
+    if actual in api.RUN_STATUSES:
+        run.status = actual
+        stamp = api.RUN_STAMPS.get(actual)
         if stamp is not None and getattr(run, stamp) is None:
             setattr(run, stamp, int(at))
     run.history.append((raw, at))

@@ -1,31 +1,47 @@
-"""The :class:`Simulator`: state, scenarios, faults and observability behind one object."""
+"""The :class:`Simulator`: state, scenarios, faults, server profile and observability behind one
+object."""
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 
-from adapters.simulator._app import ASGIApp, RequestRecord, build_app
+from adapters.simulator._asgi import ASGIApp, RequestRecord, build_app
 from adapters.simulator._clock import Clock, system_clock
 from adapters.simulator._engine import Engine
 from adapters.simulator._records import RunRecord
 from adapters.simulator._transport import AsyncInProcessTransport, InProcessTransport, LoopThread
 from adapters.simulator.faults import FaultSet
+from adapters.simulator.profiles import PROFILES, PollAfter, ServerProfile
 from adapters.simulator.scenarios import Scenario, SubmittedOutput
 from adapters.simulator.scripts import ScriptRead, StatusScript
 
 __all__ = ["PollAfter", "Simulator"]
 
 Json = dict[str, Any]
-#: a fixed value, ``None`` (no header), a sequence used in turn (the last one repeats), or a
-#: callable over the run payload being returned
-PollAfter = int | None | Sequence[int] | Callable[[Json], int | None]
 
 IN_PROCESS_BASE_URL = "http://simulator.local/v1"
+
+
+class _Unset(enum.Enum):
+    """Marks an argument the caller did not pass."""
+
+    UNSET = "unset"
+
+
+def _profile(profile: ServerProfile | str | None) -> ServerProfile:
+    if profile is None:
+        return PROFILES["reference"]
+    if isinstance(profile, ServerProfile):
+        return profile
+    try:
+        return PROFILES[profile]
+    except KeyError:
+        raise ValueError(f"unknown profile {profile!r}; known: {sorted(PROFILES)}") from None
 
 
 class Simulator:
@@ -34,10 +50,20 @@ class Simulator:
     Args:
         clock: returns the time in seconds; default ``time.time``. Pass a
             :class:`~adapters.simulator.ManualClock` for deterministic tests.
-        default_scenario: the scenario for runs whose run and assistant metadata name none.
-        poll_after_ms: the ``openai-poll-after-ms`` header on run create/retrieve/cancel/submit
-            responses (see :data:`PollAfter`); changeable later via the attribute.
+        default_scenario: the scenario (or status script) for runs whose run and assistant
+            metadata name none.
+        poll_after_ms: the ``openai-poll-after-ms`` value (see :data:`PollAfter`); changeable
+            later via the attribute. When omitted, the profile's value (20 ms for the default
+            ``"reference"`` profile, i.e. the same as before profiles existed).
         seed: seeds the id generator, for reproducible ids.
+        profile: a :class:`~adapters.simulator.ServerProfile` or the name of one in
+            :data:`~adapters.simulator.PROFILES` (default ``"reference"``); the :attr:`profile`
+            attribute may be replaced later.
+
+    Precedence for ``openai-poll-after-ms``: the profile's ``poll_after_on`` decides which run
+    responses carry the header at all; on those, the profile's ``poll_after_raw`` (when set) is
+    sent as the exact text; otherwise the value comes from :attr:`poll_after_ms`, which is the
+    explicit ``poll_after_ms`` argument when given and the profile's ``poll_after_ms`` if not.
 
     Example:
         >>> sim = Simulator(default_scenario="text")
@@ -49,21 +75,44 @@ class Simulator:
         self,
         clock: Clock | None = None,
         default_scenario: str = "order-total",
-        poll_after_ms: PollAfter = 20,
+        poll_after_ms: PollAfter | Literal[_Unset.UNSET] = _Unset.UNSET,
         *,
         seed: int | None = None,
+        profile: ServerProfile | str | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else system_clock
         self.engine = Engine(self.clock, default_scenario, seed)
         self.faults = FaultSet()
-        self.poll_after_ms: PollAfter = poll_after_ms
+        self.profile: ServerProfile = _profile(profile)
+        self.poll_after_ms: PollAfter = (
+            self.profile.poll_after_ms if poll_after_ms is _Unset.UNSET else poll_after_ms
+        )
         self._requests: list[RequestRecord] = []
         self._log_lock = threading.Lock()
         self._poll_index = 0
+        self._raw_index = 0
         self._loop: LoopThread | None = None
         self.app: ASGIApp = build_app(self)
 
     # -- the Host protocol used by the app -------------------------------------------------------
+
+    def poll_after_header(self, op: str, body: Json) -> str | None:
+        """The ``openai-poll-after-ms`` text for a run response (``None``: no header).
+
+        Args:
+            op: the response's op, one of :data:`~adapters.simulator.ALL_RUN_OPS`.
+            body: the JSON body being answered (the run, or for ``"list"`` the list object).
+        """
+        if op not in self.profile.poll_after_on:
+            return None
+        raw = self.profile.raw_texts()
+        if raw:
+            with self._log_lock:
+                index = min(self._raw_index, len(raw) - 1)
+                self._raw_index += 1
+            return raw[index]
+        value = self.poll_after(body)
+        return None if value is None else str(value)
 
     def poll_after(self, run: Json) -> int | None:
         """The ``openai-poll-after-ms`` value for this response, per :attr:`poll_after_ms`."""

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx2
 
-from adapters.simulator._app import INPROCESS_KEY, ASGIApp, ConnectionDropped, Message
+from adapters.simulator._asgi import INPROCESS_KEY, ASGIApp, ConnectionDropped, Message
 
 __all__ = ["AsyncInProcessTransport", "InProcessTransport", "LoopThread"]
 

@@ -26,8 +26,9 @@ Submit: when the current step :attr:`Step.takes_outputs` (by default: it has ``t
 an empty tuple), the outputs are accepted and recorded as a round (``sim.tool_outputs``); with
 :attr:`StatusScript.check_outputs` the ids must match the step's calls exactly, as on the real
 server (400 otherwise). The script then moves to the next step (``by_time``: the delays count
-again from the submit) and the response serves it. Otherwise the submit is a 400 ("do not accept
-tool outputs"). Scripted HTTP failures of the submit itself come from ``sim.faults``.
+again from the submit) and the response serves it. Otherwise the submit is a 400 (``Runs in status
+"X" do not accept tool outputs.``, X being the step's :attr:`Step.actual_status`, by default its
+status). Scripted HTTP failures of the submit itself come from ``sim.faults``.
 
 Cancel: always answered 200. With :attr:`StatusScript.on_cancel`, the first cancel switches the
 run to those steps (from their first step, served by the cancel response; ``by_time`` delays count
@@ -41,6 +42,16 @@ ends after an event of ``requires_action`` or a terminal status, so an unknown s
 one.
 A ``per_read`` stream at the last step idles (nothing new), like a server that went quiet.
 
+Named scripts: :data:`SCRIPTS` holds the status scripts every simulator starts with, beside the
+scenarios of :data:`~adapters.simulator.SCENARIOS` (a name is in one or the other). They
+reproduce what an independent Assistants-compatible server was seen to do:
+
+* ``"requires-action-then-failed"``: ``requires_action`` with ``required_action: null``, then
+  ``failed`` with a ``last_error`` on the next read;
+* ``"stale-requires-action-after-submit"``: one ``calculate_order_total`` round; after the
+  accepted submit the next GET replays the same ``requires_action`` (same call id) once, and a
+  second submit is refused with a 400; then ``in_progress`` and ``completed``.
+
 Scripted runs never expire and emit no run steps or messages; the statuses they serve are
 recorded by ``sim.run_history`` (one entry per step that became current, raw strings for unknown
 statuses) and ``sim.script_reads`` (every JSON response that carried the run).
@@ -53,7 +64,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["SCRIPTS", "Advance", "ScriptCall", "ScriptRead", "StatusScript", "Step"]
+__all__ = ["SCRIPTS", "STALE_CALL", "Advance", "ScriptCall", "ScriptRead", "StatusScript", "Step"]
 
 Json = dict[str, Any]
 #: how a script's current step moves: on every GET of the run, or on the sim clock
@@ -105,6 +116,9 @@ class Step:
         accepts_outputs: whether a submit is accepted while this step is current; ``None``
             means "when ``tool_calls`` is not ``None``". ``False`` makes a stale
             ``requires_action`` (the old calls again) that the server refuses to take outputs for.
+        actual_status: the status the server really has while it serves this step (a stale
+            read serves an old one): a refused submit names it (``Runs in status "queued" do
+            not accept tool outputs.``) and the thread lock follows it. ``None``: ``status``.
 
     Raises:
         ValueError: for an empty status or a negative delay.
@@ -115,6 +129,7 @@ class Step:
     delay: float = 0.0
     tool_calls: Sequence[ScriptCall] | None = None
     accepts_outputs: bool | None = None
+    actual_status: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", str(self.status))
@@ -125,6 +140,11 @@ class Step:
         object.__setattr__(self, "payload", dict(self.payload))
         if self.tool_calls is not None:
             object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
+
+    @property
+    def server_status(self) -> str:
+        """The status the server really has while serving this step."""
+        return self.actual_status if self.actual_status is not None else self.status
 
     @property
     def takes_outputs(self) -> bool:
@@ -195,6 +215,60 @@ class ScriptRead:
     time: float
 
 
-#: The named status scripts every simulator starts with (beside :data:`SCENARIOS`; a name is in
-#: one or the other); pick one with ``metadata={"scenario": name}`` like a scenario.
-SCRIPTS: dict[str, StatusScript] = {}
+_ORDER_ITEMS = {
+    "items": [
+        {"item_type": "books", "quantity": 2},
+        {"item_type": "stationery", "quantity": 3},
+        {"item_type": "electronics", "quantity": 1},
+    ]
+}
+#: the one call of the stale-replay script (the same id on every run of it)
+STALE_CALL = ScriptCall.of("call_st4leRepl4yOrderT0ta1", "calculate_order_total", _ORDER_ITEMS)
+
+#: The named status scripts every simulator starts with (beside ``SCENARIOS``; a name is in one
+#: or the other); pick one with ``metadata={"scenario": name}`` like a scenario. Reads a client
+#: sees, in order (``per_read``: each GET of the run serves the next step):
+SCRIPTS: dict[str, StatusScript] = {
+    # create: queued; GET: in_progress; GET: requires_action, required_action null (a submit
+    # is refused: nothing to answer); GET: failed with last_error (repeats)
+    "requires-action-then-failed": StatusScript(
+        [
+            Step("queued"),
+            Step("in_progress"),
+            Step("requires_action", tool_calls=None),
+            Step(
+                "failed",
+                {
+                    "last_error": {
+                        "code": "server_error",
+                        "message": "The run failed while waiting for a tool call it never sent.",
+                    }
+                },
+            ),
+        ],
+        advance="per_read",
+        description="requires_action with required_action null, then failed with last_error",
+    ),
+    # create: queued; GET: in_progress; GET: requires_action [STALE_CALL]; submit (accepted):
+    # queued; GET: the same requires_action again (stale; a second submit is a 400 naming
+    # "queued"); GET: in_progress; GET: completed (repeats)
+    "stale-requires-action-after-submit": StatusScript(
+        [
+            Step("queued"),
+            Step("in_progress"),
+            Step("requires_action", tool_calls=[STALE_CALL]),
+            Step("queued"),
+            Step(
+                "requires_action",
+                tool_calls=[STALE_CALL],
+                accepts_outputs=False,
+                actual_status="queued",
+            ),
+            Step("in_progress"),
+            Step("completed"),
+        ],
+        advance="per_read",
+        description="one calculate_order_total round; after the submit one stale replay of "
+        "the same requires_action, then in_progress and completed",
+    ),
+}

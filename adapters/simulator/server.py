@@ -2,7 +2,8 @@
 
 * :class:`SimulatorServer` - a context manager: uvicorn on ``127.0.0.1`` and a free port, in a
   background thread; ``base_url`` is ready when ``__enter__`` returns.
-* :func:`serve` - blocking, for ``lifecycle simulate --port N``.
+* :func:`serve` - blocking, for ``lifecycle simulate --port N`` (``profile=`` picks a
+  :class:`~adapters.simulator.ServerProfile`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from types import TracebackType
 import uvicorn
 
 from adapters.simulator._simulator import Simulator
+from adapters.simulator.profiles import ServerProfile
 
 __all__ = ["SimulatorServer", "serve"]
 
@@ -130,6 +132,7 @@ def serve(
     *,
     sim: Simulator | None = None,
     log_level: str = "info",
+    profile: ServerProfile | str | None = None,
 ) -> None:
     """Serve a simulator until interrupted (blocking); for ``lifecycle simulate --port N``.
 
@@ -139,6 +142,14 @@ def serve(
         scenario: the default scenario name.
         sim: a prepared simulator (overrides ``scenario``).
         log_level: uvicorn's log level.
+        profile: the server profile (a :class:`~adapters.simulator.ServerProfile` or a name in
+            :data:`~adapters.simulator.PROFILES`); default ``"reference"``.
+
+    Raises:
+        ValueError: for an unknown profile name, or a ``profile`` together with ``sim`` (give
+            the prepared simulator its profile instead).
     """
-    simulator = sim if sim is not None else Simulator(default_scenario=scenario)
+    if sim is not None and profile is not None:
+        raise ValueError("pass the profile to the prepared Simulator, not to serve()")
+    simulator = sim if sim is not None else Simulator(default_scenario=scenario, profile=profile)
     uvicorn.Server(_config(simulator, host, port, log_level)).run()
