@@ -9,7 +9,7 @@ the same function again only to explain a rejection.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lifecycle._records import ToolCall
@@ -30,9 +30,9 @@ class GuardContext:
     """
 
     tool_calls: tuple[ToolCall, ...] = ()
-    submitted_call_ids: frozenset[str] = field(default_factory=frozenset)
+    submitted_call_ids: frozenset[str] = frozenset()
     cancel_requested: bool = False
-    answered_call_ids: frozenset[str] = field(default_factory=frozenset)
+    answered_call_ids: frozenset[str] = frozenset()
 
     @property
     def required_call_ids(self) -> frozenset[str]:

@@ -22,12 +22,26 @@ are called after the machine step has completed, never from inside it.
 seen on the server: the server is authoritative, a poll is a snapshot, so a status reachable
 forward is applied along the table's shortest path (intermediate steps journaled as inferred),
 and anything else is recorded as an :class:`Anomaly` without moving the state.
+
+Routes are planned once per spec, not per observation. When the machine is built, every
+``(state, observed status)`` pair whose plan cannot depend on the guards (every combination of
+passing and failing guards gives the same path; such a path has no guarded edge) gets a
+precomputed route: the ``transitions`` events to fire, the journal fields, and whether the route
+opens or closes a tool-call round. A direct guarded edge (our submit) gets a one-step route too:
+``transitions`` evaluates its guard as the condition, and if the condition refuses, nothing has
+changed and the observation is planned from scratch. Replays (``assume_client=True``) have their
+own routes. Everything else (hooks, the same status again with tool calls, unknown or stale
+statuses, plans that depend on the guards) takes the general path, which computes the plan from
+the guards' current answers; both paths give the same journal, commands and anomalies (the
+property tests check the engine against the table).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass
+from itertools import combinations
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from transitions import Machine
 from transitions.core import Event, EventData
@@ -54,6 +68,7 @@ __all__ = ["Hooks", "RunLifecycle", "build_machine"]
 
 Clock = Callable[[], float]
 _NO_BLOCK: frozenset[str] = frozenset()
+_new_tuple = tuple.__new__
 
 
 # -- the shared machine per spec ---------------------------------------------------------------
@@ -61,13 +76,27 @@ _NO_BLOCK: frozenset[str] = frozenset()
 
 def _on_enter_awaiting(ev: EventData) -> None:
     run = cast(RunLifecycle, ev.model)
-    calls = run._ctx.tool_calls if run._ctx is not None else ()
-    run._emit(DispatchTools(state=run._status, tool_calls=calls))
+    ctx = run._ctx
+    command = DispatchTools(run._status, ctx.tool_calls if ctx is not None else ())
+    outbox = run._outbox
+    if outbox is None:
+        run._outbox = [command]
+    else:
+        outbox.append(command)
 
 
-def _on_enter_terminal(ev: EventData) -> None:
-    run = cast(RunLifecycle, ev.model)
-    run._emit(Finished(status=run._status))
+def _finisher(status: str) -> Callable[[EventData], None]:
+    command = Finished(status)  # immutable, so one instance serves every run
+
+    def on_enter_terminal(ev: EventData) -> None:
+        run = cast(RunLifecycle, ev.model)
+        outbox = run._outbox
+        if outbox is None:
+            run._outbox = [command]
+        else:
+            outbox.append(command)
+
+    return on_enter_terminal
 
 
 def _condition(guard_name: str) -> Callable[[EventData], bool]:
@@ -75,32 +104,137 @@ def _condition(guard_name: str) -> Callable[[EventData], bool]:
 
     def check(ev: EventData) -> bool:
         run = cast(RunLifecycle, ev.model)
-        return guard(run._context(), ev.kwargs) is None
+        ctx = run._ctx
+        return guard(ctx if ctx is not None else run._context(), ev.kwargs) is None
 
     check.__name__ = guard_name
     return check
 
 
-_MACHINES: dict[int, tuple[LifecycleSpec[Any], Machine, dict[str, Event]]] = {}
+class _Step(NamedTuple):
+    """One edge of a precomputed route, with everything firing and journaling it needs."""
+
+    event: Event
+    source: str
+    dest: str
+    trigger: str
+    kind: str
+    inferred: bool
+    guarded: bool
+    closes_round: bool  # it leaves an awaiting-client status: the tool-call round ends
 
 
-def build_machine(spec: LifecycleSpec[Any]) -> tuple[Machine, dict[str, Event]]:
-    """Return the shared ``transitions`` machine for ``spec`` and its events by trigger name.
+class _Route(NamedTuple):
+    """The edges that explain one observed status from one state."""
 
-    The machine is built once per spec from the table: states (awaiting-client states get the
-    dispatch callback, terminal states the finish callback), one transition per edge with its
-    guard as a condition, ``auto_transitions=False`` and invalid triggers raising.
-    """
+    steps: tuple[_Step, ...]
+    opens_round: bool  # it ends in an awaiting-client status: a tool-call round begins
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """Everything built once per spec: the machine, its events and the observation routes."""
+
+    spec: LifecycleSpec[Any]
+    machine: Machine
+    events: dict[str, Event]
+    routes: dict[tuple[str, str], _Route]  # live observations
+    replay_routes: dict[tuple[str, str], _Route]  # assume_client=True
+
+
+_MACHINES: dict[int, _Compiled] = {}
+
+Plan = tuple[tuple[Edge, ...], frozenset[str]]
+
+
+#: above this many guards, plans are not analysed for guard independence (2**n combinations)
+_MAX_ANALYSED_GUARDS = 6
+
+
+def _choose(
+    spec: LifecycleSpec[Any], source: str, target: str, failing: frozenset[str]
+) -> Plan | None:
+    """The edges that explain ``target`` seen in ``source`` when the ``failing`` guards fail,
+    and which guards are flagged (see :meth:`RunLifecycle._plan`)."""
+    direct = spec.edge_between(source, target)
+    if direct is not None and (direct.guard is None or direct.guard not in failing):
+        return (direct,), _NO_BLOCK
+    path = spec.path(source, target, blocked=failing)
+    if path is not None:
+        return path, _NO_BLOCK
+    flaggable = failing - spec.require_guard_names
+    if not flaggable:
+        return None
+    path = spec.path(source, target, blocked=failing - flaggable)
+    if path is None:
+        return None
+    seen_external = False
+    for edge in path:
+        if edge.guard in flaggable:
+            seen_external = True
+        elif seen_external and edge.kind is EdgeKind.TOLERATED:
+            return None
+    return path, flaggable
+
+
+def _route(spec: LifecycleSpec[Any], events: dict[str, Event], path: tuple[Edge, ...]) -> _Route:
+    awaiting = spec.awaiting_client_values
+    last = len(path) - 1
+    steps = tuple(
+        _Step(
+            events[e.trigger],
+            e.source,
+            e.dest,
+            e.trigger,
+            e.kind.value,
+            i < last,
+            e.guard is not None,
+            e.source in awaiting,
+        )
+        for i, e in enumerate(path)
+    )
+    return _Route(steps, path[-1].dest in awaiting)
+
+
+def _compile_routes(
+    spec: LifecycleSpec[Any], events: dict[str, Event]
+) -> tuple[dict[tuple[str, str], _Route], dict[tuple[str, str], _Route]]:
+    """Precompute the routes of every ``(state, observed status)`` pair that has one."""
+    names = sorted(spec.guard_names)
+    combos = (
+        [frozenset(c) for r in range(len(names) + 1) for c in combinations(names, r)]
+        if len(names) <= _MAX_ANALYSED_GUARDS
+        else []
+    )
+    live: dict[tuple[str, str], _Route] = {}
+    replay: dict[tuple[str, str], _Route] = {}
+    for source in sorted(spec.state_values - spec.terminal_values):
+        for target in sorted(spec.state_values - {source}):
+            direct = spec.edge_between(source, target)
+            plans = {_choose(spec, source, target, failing) for failing in combos}
+            if direct is not None and direct.guard is None:
+                live[source, target] = _route(spec, events, (direct,))
+            elif len(plans) == 1 and (plan := plans.pop()) is not None:
+                live[source, target] = _route(spec, events, plan[0])
+            elif direct is not None and target not in spec.awaiting_client_values:
+                live[source, target] = _route(spec, events, (direct,))  # its guard decides
+            path = (direct,) if direct is not None else spec.path(source, target)
+            if path:
+                replay[source, target] = _route(spec, events, path)
+    return live, replay
+
+
+def _compile(spec: LifecycleSpec[Any]) -> _Compiled:
     cached = _MACHINES.get(id(spec))
-    if cached is not None and cached[0] is spec:
-        return cached[1], cached[2]
+    if cached is not None and cached.spec is spec:
+        return cached
     states: list[dict[str, Any]] = []
     for s in spec.states:
         state: dict[str, Any] = {"name": s.value}
         if s in spec.awaiting_client:
             state["on_enter"] = [_on_enter_awaiting]
         if s in spec.terminal:
-            state["on_enter"] = [_on_enter_terminal]
+            state["on_enter"] = [_finisher(s.value)]
             state["final"] = True
         states.append(state)
     transitions: list[dict[str, Any]] = []
@@ -120,8 +254,20 @@ def build_machine(spec: LifecycleSpec[Any]) -> tuple[Machine, dict[str, Event]]:
         name=spec.name,
     )
     events = dict(machine.events)
-    _MACHINES[id(spec)] = (spec, machine, events)
-    return machine, events
+    live, replay = _compile_routes(spec, events)
+    compiled = _MACHINES[id(spec)] = _Compiled(spec, machine, events, live, replay)
+    return compiled
+
+
+def build_machine(spec: LifecycleSpec[Any]) -> tuple[Machine, dict[str, Event]]:
+    """Return the shared ``transitions`` machine for ``spec`` and its events by trigger name.
+
+    The machine is built once per spec from the table: states (awaiting-client states get the
+    dispatch callback, terminal states the finish callback), one transition per edge with its
+    guard as a condition, ``auto_transitions=False`` and invalid triggers raising.
+    """
+    compiled = _compile(spec)
+    return compiled.machine, compiled.events
 
 
 # -- hooks -------------------------------------------------------------------------------------
@@ -200,8 +346,8 @@ class RunLifecycle:
         "_anomalies",
         "_awaiting",
         "_clock",
+        "_compiled",
         "_ctx",
-        "_events",
         "_hooks",
         "_journal",
         "_outbox",
@@ -221,7 +367,7 @@ class RunLifecycle:
         clock: Clock | None = None,
     ) -> None:
         self.spec = spec
-        _, self._events = build_machine(spec)
+        self._compiled = _compile(spec)
         self._awaiting = spec.awaiting_client_values
         self._status = spec.initial.value
         self._journal: list[JournalEntry] = []
@@ -256,8 +402,22 @@ class RunLifecycle:
 
     @property
     def anomalies(self) -> tuple[Anomaly, ...]:
-        """Every recorded anomaly, oldest first."""
+        """Every recorded anomaly, oldest first (a copy: use :attr:`anomaly_count` to count)."""
         return tuple(self._anomalies or ())
+
+    @property
+    def anomaly_count(self) -> int:
+        """How many anomalies were recorded (without copying them)."""
+        return len(self._anomalies) if self._anomalies is not None else 0
+
+    def anomalies_since(self, count: int) -> tuple[Anomaly, ...]:
+        """The anomalies recorded after the first ``count``, oldest first.
+
+        ``run.anomalies_since(n)`` with ``n = run.anomaly_count`` read before a step gives the
+        step's anomalies, at a cost that does not grow with the run's earlier anomalies.
+        """
+        anomalies = self._anomalies
+        return tuple(anomalies[count:]) if anomalies is not None else ()
 
     @property
     def pending_tool_calls(self) -> tuple[ToolCall, ...]:
@@ -324,9 +484,11 @@ class RunLifecycle:
             ids = context.get("tool_call_ids", context.get("outputs"))
             if ids is not None:
                 self.record_submission(ids)
-        before = self._mark()
+        hooks = self._hooks
+        marks = self._marks() if hooks is not None else None
         self._fire(edge, via=str(via), at=self._now(at), inferred=False, external=False)
-        self._after_step(before)
+        if marks is not None:
+            self._after_step(*marks)
         return self._journal[-1]
 
     def observe(
@@ -362,58 +524,21 @@ class RunLifecycle:
         Raises:
             IllegalTransition: only in strict mode, for an observation that would be an anomaly.
         """
-        raw = str(status)
-        when = at if at is not None else self._now(None)
-        if self._hooks is None and raw not in self._awaiting:
-            # hot path: one unguarded edge, nothing to dispatch, no hooks to call
-            edge = self.spec.edge_between(self._status, raw)
-            if edge is not None and edge.guard is None:
-                self._fire(edge, via=str(via), at=when, inferred=False, external=False)
-                return self._journal[-1:]
-        spec = self.spec
-        before = self._mark()
-        if raw == self._status:
-            if raw in self._awaiting and tool_calls is not None:
-                self._same_round(tool_calls, via, when)
-            self._after_step(before)
-            return []
-        strict_now = self._strict if strict is None else strict
-        if raw not in spec.state_values:
-            return self._reject(AnomalyKind.UNKNOWN_STATUS, raw, via, when, strict_now, before)
-        if self._status in spec.terminal_values:
-            kind = (
-                AnomalyKind.TERMINAL_FLIP
-                if raw in spec.terminal_values
-                else AnomalyKind.AFTER_TERMINAL
-            )
-            return self._reject(kind, raw, via, when, strict_now, before)
-        plan = self._plan(raw, assume_client)
-        if plan is None:
-            return self._reject(AnomalyKind.REGRESSION, raw, via, when, strict_now, before)
-        path, flagged = plan
-        if raw in self._awaiting and not self._open_round(raw, tool_calls, via, when):
-            return self._reject(AnomalyKind.STALE_ROUND, raw, via, when, strict_now, before)
-        last = len(path) - 1
-        for i, edge in enumerate(path):
-            external = edge.guard is not None and edge.guard in flagged
-            if external:
-                self._anomaly(
-                    AnomalyKind.EXTERNAL_CANCEL,
-                    raw,
-                    via,
-                    when,
-                    f"{edge.trigger} seen without our request: applied, flagged external",
-                )
-            self._fire(
-                edge,
-                via=str(via),
-                at=when,
-                inferred=i < last,
-                external=external,
-                assume_client=assume_client,
-            )
-        self._after_step(before)
-        return self._journal[before[0] :]
+        raw = status if type(status) is str else str(status)
+        via_s = via if type(via) is str else str(via)
+        when = at if at is not None or self._clock is None else self._clock()
+        if self._hooks is None:
+            source = self._status
+            if raw == source and (tool_calls is None or raw not in self._awaiting):
+                return []
+            compiled = self._compiled
+            routes = compiled.replay_routes if assume_client else compiled.routes
+            route = routes.get((source, raw))
+            if route is not None:
+                applied = self._follow(route, raw, via_s, when, tool_calls, assume_client)
+                if applied is not None:
+                    return applied
+        return self._reconcile(raw, via_s, when, tool_calls, strict, assume_client)
 
     # -- snapshots -----------------------------------------------------------------------------
 
@@ -456,6 +581,102 @@ class RunLifecycle:
         else:
             self._outbox.append(command)
 
+    def _follow(
+        self,
+        route: _Route,
+        raw: str,
+        via: str,
+        when: float | None,
+        tool_calls: Sequence[ToolCall] | None,
+        assume_client: bool,
+    ) -> list[JournalEntry] | None:
+        """Fire a precomputed route; ``None`` when it does not apply after all (nothing changed).
+
+        It does not apply when the round it would open is stale, or when the guard of a one-step
+        guarded route refuses (then the general path plans the observation from the guards).
+        """
+        if route.opens_round and not self._open_round(raw, tool_calls, via, when):
+            return None
+        journal = self._journal
+        mark = len(journal)
+        for event, source, dest, trigger, kind, inferred, guarded, closes in route.steps:
+            if not guarded:
+                ok = event.trigger(self)
+            elif assume_client:
+                ok = event.trigger(self, assume_client=True)
+            else:
+                ok = event.trigger(self)
+                if not ok:
+                    return None  # a live route with a guarded edge has only that edge
+            if not ok:  # pragma: no cover - a replayed guard always passes
+                raise IllegalTransition(source, trigger=trigger, reason="guard rejected")
+            # tuple.__new__ skips the named tuple's Python-level __new__ (same object)
+            journal.append(
+                _new_tuple(JournalEntry, (source, dest, trigger, via, when, inferred, False, kind))
+            )
+            if closes:
+                self._close_round()
+        return journal[mark:]
+
+    def _reconcile(
+        self,
+        raw: str,
+        via: str,
+        when: float | None,
+        tool_calls: Sequence[ToolCall] | None,
+        strict: bool | None,
+        assume_client: bool,
+    ) -> list[JournalEntry]:
+        """The general path of :meth:`observe` (hooks, anomalies, guard-dependent plans)."""
+        spec = self.spec
+        hooks = self._hooks
+        marks = self._marks() if hooks is not None else None
+        if raw == self._status:
+            if raw in self._awaiting and tool_calls is not None:
+                self._same_round(tool_calls, via, when)
+            if marks is not None:
+                self._after_step(*marks)
+            return []
+        strict_now = self._strict if strict is None else strict
+        if raw not in spec.state_values:
+            return self._reject(AnomalyKind.UNKNOWN_STATUS, raw, via, when, strict_now, marks)
+        if self._status in spec.terminal_values:
+            kind = (
+                AnomalyKind.TERMINAL_FLIP
+                if raw in spec.terminal_values
+                else AnomalyKind.AFTER_TERMINAL
+            )
+            return self._reject(kind, raw, via, when, strict_now, marks)
+        plan = self._plan(raw, assume_client)
+        if plan is None:
+            return self._reject(AnomalyKind.REGRESSION, raw, via, when, strict_now, marks)
+        path, flagged = plan
+        if raw in self._awaiting and not self._open_round(raw, tool_calls, via, when):
+            return self._reject(AnomalyKind.STALE_ROUND, raw, via, when, strict_now, marks)
+        mark = len(self._journal)
+        last = len(path) - 1
+        for i, edge in enumerate(path):
+            external = edge.guard is not None and edge.guard in flagged
+            if external:
+                self._anomaly(
+                    AnomalyKind.EXTERNAL_CANCEL,
+                    raw,
+                    via,
+                    when,
+                    f"{edge.trigger} seen without our request: applied, flagged external",
+                )
+            self._fire(
+                edge,
+                via=via,
+                at=when,
+                inferred=i < last,
+                external=external,
+                assume_client=assume_client,
+            )
+        if marks is not None:
+            self._after_step(*marks)
+        return self._journal[mark:]
+
     def _plan(
         self, target: str, assume_client: bool
     ) -> tuple[tuple[Edge, ...], frozenset[str]] | None:
@@ -468,34 +689,15 @@ class RunLifecycle:
         never inferred without our submission.
         """
         spec = self.spec
-        direct = spec.edge_between(self._status, target)
-        if direct is not None and (
-            direct.guard is None
-            or assume_client
-            or GUARDS[direct.guard](self._context(), {}) is None
-        ):
-            return (direct,), _NO_BLOCK
         if assume_client:
+            direct = spec.edge_between(self._status, target)
+            if direct is not None:
+                return (direct,), _NO_BLOCK
             path = spec.path(self._status, target)
             return (path, _NO_BLOCK) if path is not None else None
         ctx = self._context()
         failing = frozenset(n for n in spec.guard_names if GUARDS[n](ctx, {}) is not None)
-        path = spec.path(self._status, target, blocked=failing)
-        if path is not None:
-            return path, _NO_BLOCK
-        flaggable = failing - spec.require_guard_names
-        if not flaggable:
-            return None
-        path = spec.path(self._status, target, blocked=failing - flaggable)
-        if path is None:
-            return None
-        seen_external = False
-        for edge in path:
-            if edge.guard in flaggable:
-                seen_external = True
-            elif seen_external and edge.kind is EdgeKind.TOLERATED:
-                return None
-        return path, flaggable
+        return _choose(spec, self._status, target, failing)
 
     def _fire(
         self,
@@ -508,9 +710,9 @@ class RunLifecycle:
         assume_client: bool = False,
     ) -> None:
         source = self._status
-        event = self._events[edge.trigger]
-        if edge.guard is None:
-            ok = event.trigger(self)  # no condition reads the keywords: don't build them
+        event = self._compiled.events[edge.trigger]
+        if edge.guard is None or not (external or assume_client):
+            ok = event.trigger(self)  # no guard reads a keyword that is not set: don't build them
         else:
             ok = event.trigger(self, external=external, assume_client=assume_client)
         if not ok:  # pragma: no cover - guards were checked before firing
@@ -520,9 +722,13 @@ class RunLifecycle:
                 source, edge.dest, edge.trigger, via, at, inferred, external, edge.kind.value
             )
         )
-        if source in self._awaiting and self._ctx is not None:
-            # leaving the awaiting-client status closes the tool-call round
-            ctx = self._ctx
+        if source in self._awaiting:
+            self._close_round()
+
+    def _close_round(self) -> None:
+        """Leaving the awaiting-client status closes the tool-call round."""
+        ctx = self._ctx
+        if ctx is not None:
             if ctx.submitted_call_ids:
                 ctx.answered_call_ids = ctx.answered_call_ids | ctx.submitted_call_ids
             ctx.tool_calls = ()
@@ -533,9 +739,13 @@ class RunLifecycle:
     ) -> bool:
         """Set the calls of a round about to be entered; ``False`` for a stale round."""
         calls = tuple(tool_calls) if tool_calls is not None else ()
-        if self._answered(calls):
+        ctx = self._ctx
+        if ctx is None:
+            self._ctx = GuardContext(calls)
+        elif self._answered(calls):
             return False
-        self._context().tool_calls = calls
+        else:
+            ctx.tool_calls = calls
         if tool_calls is not None and not calls:
             self._anomaly(
                 AnomalyKind.MISSING_TOOL_CALLS,
@@ -586,7 +796,7 @@ class RunLifecycle:
         via: str,
         when: float | None,
         strict: bool,
-        before: tuple[int, int],
+        marks: tuple[int, int] | None,
     ) -> list[JournalEntry]:
         if strict:
             raise IllegalTransition(self._status, target=raw, reason=kind.value)
@@ -601,7 +811,8 @@ class RunLifecycle:
             ),
         }[kind]
         self._anomaly(kind, raw, via, when, detail)
-        self._after_step(before)
+        if marks is not None:
+            self._after_step(*marks)
         return []
 
     def _anomaly(
@@ -623,20 +834,22 @@ class RunLifecycle:
             for fn in self._hooks._anomaly:
                 self._call_hook(fn, record)
 
-    def _mark(self) -> tuple[int, int]:
+    def _marks(self) -> tuple[int, int]:
+        """Where the journal and the outbox stand before a step (for the hooks after it)."""
         return len(self._journal), len(self._outbox) if self._outbox is not None else 0
 
-    def _after_step(self, before: tuple[int, int]) -> None:
+    def _after_step(self, journal_mark: int, outbox_mark: int) -> None:
+        """Call the hooks for what the step added (only when there are hooks)."""
         hooks = self._hooks
-        if hooks is None:
+        if hooks is None:  # pragma: no cover - callers check
             return
-        for entry in self._journal[before[0] :]:
+        for entry in self._journal[journal_mark:]:
             for fn in hooks._transition:
                 self._call_hook(fn, entry)
             for fn in hooks._enter.get(entry.dest, ()):
                 self._call_hook(fn, entry)
         if hooks._requires_action and self._outbox:
-            for command in self._outbox[before[1] :]:
+            for command in self._outbox[outbox_mark:]:
                 if isinstance(command, DispatchTools):
                     for tools_fn in hooks._requires_action:
                         self._call_hook(tools_fn, command.tool_calls)
