@@ -156,9 +156,11 @@ def check_trace(
     anomalies: list[TraceFinding] = []
     notes: list[TraceFinding] = []
     for obs in observations:
-        seen = len(run.anomalies)
+        seen = run.anomaly_count  # counting, not copying: checking stays linear in the trace
         run.observe(obs.status, via=obs.via, at=obs.at, assume_client=assume_client)
-        for a in run.anomalies[seen:]:
+        if run.anomaly_count == seen:
+            continue
+        for a in run.anomalies_since(seen):
             finding = TraceFinding(
                 line=obs.line, kind=a.kind, state=a.state, observed=a.observed, detail=a.detail
             )

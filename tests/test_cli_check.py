@@ -8,6 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from adapters.cli import main
+from lifecycle import ASSISTANTS_RUN
+from lifecycle._trace import check_trace, read_trace
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -67,3 +69,29 @@ def test_live_policy_rejects_an_unrequested_submit() -> None:
     code, out = invoke("--live-policy", str(EXAMPLES / "order-total.trace"))
     assert code == 1
     assert "line 4: regression" in out
+
+
+def test_check_trace_attributes_every_finding_to_its_line() -> None:
+    """Each rejected line is one anomaly at its line; flagged but applied lines are notes."""
+    text = "queued\nin_progress\ncancelling\nbogus\ncancelled\nin_progress\nfailed\nin_progress\n"
+    report = check_trace(read_trace(text), ASSISTANTS_RUN, assume_client=False)
+    assert [(f.line, f.kind) for f in report.anomalies] == [
+        (4, "unknown_status"),
+        (6, "after_terminal"),
+        (7, "terminal_flip"),
+        (8, "after_terminal"),
+    ]
+    assert [(f.line, f.kind) for f in report.notes] == [(3, "external_cancel")]
+    assert report.run.anomaly_count == 5
+    assert report.final_state == "cancelled"
+    assert not report.ok
+
+
+def test_check_trace_handles_many_anomalies() -> None:
+    """Thousands of anomalies: one finding per line, in order (checking is linear; the timing
+    lives in benchmarks/bench_trace.py)."""
+    lines = ["completed"] + ["in_progress", "paused"] * 2_000
+    report = check_trace(read_trace("\n".join(lines)), ASSISTANTS_RUN)
+    assert len(report.anomalies) == 4_000
+    assert [f.line for f in report.anomalies] == list(range(2, 4_002))
+    assert {f.kind for f in report.anomalies} == {"after_terminal", "unknown_status"}

@@ -124,6 +124,22 @@ def test_observe_skipped_statuses_are_inferred() -> None:
     assert run.take_commands() == [Finished(status="completed")]
 
 
+def test_anomaly_count_and_anomalies_since_read_without_copying_all() -> None:
+    """anomaly_count counts the anomalies; anomalies_since(n) gives those after the first n."""
+    run = RunLifecycle()
+    assert run.anomaly_count == 0
+    assert run.anomalies_since(0) == ()
+    run.observe("bogus")
+    seen = run.anomaly_count
+    run.observe("completed")
+    run.observe("in_progress")
+    run.observe("failed")
+    assert run.anomaly_count == 3
+    assert [a.kind for a in run.anomalies_since(seen)] == ["after_terminal", "terminal_flip"]
+    assert run.anomalies_since(0) == run.anomalies
+    assert run.anomalies_since(run.anomaly_count) == ()
+
+
 def test_observe_unknown_status_is_an_anomaly() -> None:
     """A status the table does not know is recorded, the state kept."""
     run = RunLifecycle()
