@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import environment, write_result
-from lifecycle import ASSISTANTS_RUN
-from lifecycle._trace import check_trace, read_trace
+from lifecycle import ASSISTANTS_RUN, check_trace, read_trace
 
 TARGET_S = 5.0
 TARGET_SIZE = 200_000

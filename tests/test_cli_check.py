@@ -8,8 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from adapters.cli import main
-from lifecycle import ASSISTANTS_RUN
-from lifecycle._trace import check_trace, read_trace
+from lifecycle import ASSISTANTS_RUN, check_trace, read_trace
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
