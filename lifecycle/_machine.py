@@ -67,7 +67,8 @@ if TYPE_CHECKING:
 __all__ = ["Hooks", "RunLifecycle", "build_machine"]
 
 Clock = Callable[[], float]
-_NO_BLOCK: frozenset[str] = frozenset()
+_NO_BLOCK: frozenset[str] = frozenset()  # no guard blocked
+_NO_IDS: frozenset[str] = frozenset()
 _new_tuple = tuple.__new__
 
 
@@ -732,7 +733,7 @@ class RunLifecycle:
             if ctx.submitted_call_ids:
                 ctx.answered_call_ids = ctx.answered_call_ids | ctx.submitted_call_ids
             ctx.tool_calls = ()
-            ctx.submitted_call_ids = frozenset()
+            ctx.submitted_call_ids = _NO_IDS
 
     def _open_round(
         self, raw: str, tool_calls: Sequence[ToolCall] | None, via: str, when: float | None
