@@ -32,7 +32,7 @@ from adapters.openai import (
     ToolsFinished,
     ToolsStarted,
 )
-from adapters.openai._io import assistants_quiet
+from adapters.openai._wire import assistants_quiet
 from lifecycle import ToolRegistry
 
 __all__ = ["ORDER_TOOLS", "Item", "ItemType", "calculate_order_total", "run_demo"]

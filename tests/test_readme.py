@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from adapters.openai._io import assistants_quiet
+from adapters.openai._wire import assistants_quiet
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -1,18 +1,16 @@
-"""Drive OpenAI Assistants runs through the ``openai`` SDK, on top of the lifecycle core.
+"""Drive OpenAI Assistants runs through the ``openai`` SDK, on the lifecycle kernel.
 
-``RunController`` (sync) and ``AsyncRunController`` (async) share one decision flow
-(``_flow.RunFlow``, a generator that yields I/O requests); each only pumps it. See
+``RunController`` (sync) and ``AsyncRunController`` (async) pump the same kernel drive
+(``lifecycle.kernel``: every decision, no I/O); they only perform its requests. See
 ``RunController`` for the methods: ``run``, ``drive``, ``cancel``, ``events`` and ``recover``
-(with ``store=RunStore(...)``: durable restart).
+(with ``store=RunStore(...)``: durable restart). Settings are one typed object,
+:class:`ControllerConfig`.
 """
 
 from __future__ import annotations
 
-from adapters.openai._async import AsyncRunController
-from adapters.openai._config import ControllerConfig, RetryPolicy
-from adapters.openai._controller import ControllerBase
-from adapters.openai._errors import CRASH_POINTS, ActiveRunPolicy, CrashPoint, ThreadBusy
-from adapters.openai._flow import CancelToken, RunFlow
+from adapters.openai._async._controller import AsyncRunController
+from adapters.openai._errors import CRASH_POINTS, CrashPoint
 from adapters.openai._logging import LOGGER_NAME, RedactingFilter
 from adapters.openai._outcome import (
     UNKNOWN_EFFECT,
@@ -22,11 +20,20 @@ from adapters.openai._outcome import (
     RunOutcome,
     StatusChanged,
     StepCompleted,
-    ToolCallRecord,
     ToolsFinished,
     ToolsStarted,
 )
-from adapters.openai._sync import RunController
+from adapters.openai._sync._controller import RunController
+from adapters.openai._token import CancelToken
+from lifecycle.kernel import (
+    ActiveRunPolicy,
+    ControllerConfig,
+    Ending,
+    EndingKind,
+    RetryPolicy,
+    ThreadBusy,
+    ToolCallRecord,
+)
 
 __all__ = [
     "CRASH_POINTS",
@@ -35,16 +42,16 @@ __all__ = [
     "ActiveRunPolicy",
     "AsyncRunController",
     "CancelToken",
-    "ControllerBase",
     "ControllerConfig",
     "CrashPoint",
+    "Ending",
+    "EndingKind",
     "MessageCompleted",
     "RedactingFilter",
     "RetryPolicy",
     "RunController",
     "RunEvent",
     "RunFinished",
-    "RunFlow",
     "RunOutcome",
     "StatusChanged",
     "StepCompleted",

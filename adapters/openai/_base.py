@@ -1,25 +1,45 @@
-"""What the sync and async controllers share: settings, clocks, building a flow for a run, the
-per-thread bookkeeping of runs that did not end (thread hygiene, I6) and the recovery plan."""
+"""What the sync and async controllers share: typed settings, building a drive of the kernel for
+a run, carrying out the kernel's store requests, logging its notices, and the recovery plan.
+
+Everything here is free of I/O waits; the twins (``_async/`` is the source, ``_sync/`` is
+generated from it) only differ in how they perform a request.
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
 import random
-import threading
 import time
-from collections.abc import Callable, Collection, Generator
+from collections.abc import Callable, Collection
 from typing import Any
 
-from adapters.openai._config import ControllerConfig
-from adapters.openai._errors import CRASH_POINTS, ActiveRunPolicy, ThreadBusy
-from adapters.openai._flow import CancelToken, FlowContext, RunFlow
-from adapters.openai._io import Reply, Request
+from adapters.openai._errors import CRASH_POINTS
+from adapters.openai._hygiene import ThreadClaims
+from adapters.openai._logging import logger
 from adapters.openai._outcome import RunOutcome
+from adapters.openai._tools import ToolRunner
 from adapters.store import EffectPhase, RunStore, StoredRun
-from lifecycle import ASSISTANTS_RUN, Hooks, ToolRegistry
+from lifecycle import Hooks, ToolRegistry
+from lifecycle.kernel import (
+    ActiveRunPolicy,
+    AssistantsBinding,
+    BeginCreate,
+    BindCreate,
+    CancelSignal,
+    CloseRun,
+    ControllerConfig,
+    Drive,
+    DriveResult,
+    Flow,
+    Notice,
+    RecordEffect,
+    SaveRun,
+    StatusSeen,
+)
+from lifecycle.kernel._assistants import ACTIVE_RUN_POLICIES
 
-_POLICIES = frozenset({"cancel", "adopt", "fail"})
-
-__all__ = ["ControllerBase"]
+__all__ = ["ControllerBase", "key_redactor"]
 
 
 class ControllerBase:
@@ -27,16 +47,16 @@ class ControllerBase:
 
     Args:
         tools: the tool registry (default: none; every tool call gets an ``unknown_tool`` output).
-        config: poll, deadline, retry and tool settings.
+        config: poll, deadline, retry and tool settings (:class:`ControllerConfig`).
         hooks: lifecycle hooks passed to every run's :class:`lifecycle.RunLifecycle`.
         allowed_tools: the tool names allowed by default (``None``: all registered).
         stream: follow runs through the streaming API by default.
         clock: a monotonic clock in seconds, for deadlines.
         wall_clock: epoch seconds, for ``expires_at`` budgets and journal times.
-        rng: the random source for backoff jitter.
+        rng: the random source for backoff jitter and create-intent ids.
         store: a durable :class:`~adapters.store.RunStore`: the create intent is recorded before
-            ``POST /runs``, the lifecycle and ledger after every change, and each tool call's
-            effect ``started``/``finished`` around it; :meth:`recover` continues after a crash.
+            the create, the lifecycle and ledger after every change, and each tool call's effect
+            ``started``/``finished`` around it; ``recover()`` continues after a crash.
         crash_at: a named crash point (tests only): raise :class:`CrashPoint` there.
         on_active_run: the default ``on_active_run`` policy of ``run()``.
     """
@@ -58,8 +78,14 @@ class ControllerBase:
     ) -> None:
         if crash_at is not None and crash_at not in CRASH_POINTS:
             raise ValueError(f"unknown crash point {crash_at!r}; one of {sorted(CRASH_POINTS)}")
-        if on_active_run not in _POLICIES:
-            raise ValueError(f"on_active_run must be one of {sorted(_POLICIES)}")
+        if on_active_run not in ACTIVE_RUN_POLICIES:
+            raise ValueError(f"on_active_run must be one of {sorted(ACTIVE_RUN_POLICIES)}")
+        if config is not None and not isinstance(config, ControllerConfig):
+            raise TypeError(f"config must be a ControllerConfig, not {type(config).__name__}")
+        if tools is not None and not isinstance(tools, ToolRegistry):
+            raise TypeError(f"tools must be a ToolRegistry, not {type(tools).__name__}")
+        if store is not None and not isinstance(store, RunStore):
+            raise TypeError(f"store must be a RunStore, not {type(store).__name__}")
         self.tools = tools
         self.config = config if config is not None else ControllerConfig()
         self.hooks = hooks
@@ -72,147 +98,90 @@ class ControllerBase:
         self.crash_at = crash_at
         self.on_active_run: ActiveRunPolicy = on_active_run
         self._redact: Callable[[str], str] | None = None
-        # thread id -> (run id or "", why): runs this controller follows or left unfinished
-        self._threads: dict[str, tuple[str, str]] = {}
-        self._threads_lock = threading.Lock()
-        # run id -> what an unfinished drive left (lifecycle + ledger), for a later drive()
-        self._kept: dict[str, StoredRun] = {}
+        self._claims = ThreadClaims(store, wall_clock)
 
-    def _flow(
+    @staticmethod
+    def _check_ids(**ids: Any) -> None:
+        """Each id must be a non-empty string (one clear error instead of a 404 later)."""
+        for name, value in ids.items():
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name} must be a non-empty string, not {value!r}")
+
+    # -- building drives -----------------------------------------------------------------------
+
+    def _new_drive(
         self,
         thread_id: str,
-        run_id: str | None = None,
+        run_id: str = "",
         *,
         stream: bool | None = None,
         watch: bool = False,
-        cancel_token: CancelToken | None = None,
+        cancel_token: CancelSignal | None = None,
         allowed_tools: Collection[str] | None = None,
         on_active_run: ActiveRunPolicy | None = None,
-    ) -> RunFlow:
-        ctx = FlowContext(
+    ) -> tuple[Drive, ToolRunner]:
+        policy = on_active_run if on_active_run is not None else self.on_active_run
+        if policy not in ACTIVE_RUN_POLICIES:
+            raise ValueError(f"on_active_run must be one of {sorted(ACTIVE_RUN_POLICIES)}")
+        binding = AssistantsBinding(
+            on_active_run=policy, stream_timeout=self.config.stream_idle_timeout_s
+        )
+        drive = Drive(
+            binding,
             config=self.config,
+            scope=thread_id,
+            run_id=run_id,
+            now=self.clock(),
+            wall=self.wall_clock(),
             tools=self.tools,
             allowed_tools=allowed_tools if allowed_tools is not None else self.allowed_tools,
             hooks=self.hooks,
-            clock=self.clock,
-            wall_clock=self.wall_clock,
             rng=self.rng,
             stream=self.stream if stream is None else stream,
             watch=watch,
-            cancel_token=cancel_token,
-            store=self.store,
-            crash_at=self.crash_at,
-            redact=self._redact,
-            on_active_run=on_active_run if on_active_run is not None else self.on_active_run,
+            durable=self.store is not None,
+            cancel_signal=cancel_token,
         )
-        return RunFlow(ctx, thread_id, run_id)
-
-    # -- thread hygiene ------------------------------------------------------------------------
-
-    def _reserve(self, thread_id: str) -> None:
-        """Claim a thread for a new run, or raise: one active run per thread (I6).
-
-        Raises:
-            ThreadBusy: this controller follows a run there, or left one there that did not end
-                (e.g. ``cancel_unconfirmed``), or its store has one that is not terminal or a
-                create on the thread whose outcome is unknown (until ``recover()`` settles it).
-        """
-        with self._threads_lock:
-            known = self._threads.get(thread_id)
-            if known is not None:
-                raise ThreadBusy(thread_id, known[0] or None, known[1])
-            if self.store is not None:
-                for stored in self.store.runs_of_thread(thread_id):
-                    if not stored.terminal and stored.closed != "lost_handle":
-                        raise ThreadBusy(
-                            thread_id, stored.run_id, stored.closed or "pending in the store"
-                        )
-                for intent in self.store.unbound_creates():
-                    if intent.thread_id == thread_id:  # a create whose outcome is unknown
-                        raise ThreadBusy(thread_id, None, "create outcome unknown in the store")
-            self._threads[thread_id] = ("", "being created")
-
-    def _settle(self, thread_id: str, flow: RunFlow, outcome: RunOutcome | None) -> None:
-        """Release the thread when its run ended; keep it marked when the run may be active."""
-        if outcome is not None:
-            self._keep(outcome)
-        with self._threads_lock:
-            if outcome is not None and outcome.status in ASSISTANTS_RUN.terminal_values:
-                self._threads.pop(thread_id, None)
-            elif outcome is None and not flow.run_id:
-                self._threads.pop(thread_id, None)  # nothing was created
-            elif outcome is not None and outcome.status in ("lost_handle", "not_created"):
-                self._threads.pop(thread_id, None)  # the server has no such run
-            else:
-                reason = "not terminal"
-                if outcome is not None and outcome.cancel_unconfirmed:
-                    reason = "cancel_unconfirmed"
-                elif outcome is not None and outcome.abandoned is not None:
-                    reason = f"abandoned ({outcome.abandoned})"
-                elif outcome is None:
-                    reason = "the drive failed"
-                self._threads[thread_id] = (flow.run_id, reason)
-
-    def _keep(self, outcome: RunOutcome) -> None:
-        """Remember the lifecycle and ledger of a run left unfinished (forget a finished one),
-        so that a later ``drive()`` of it never runs a tool call again."""
-        with self._threads_lock:
-            if outcome.status in ASSISTANTS_RUN.terminal_values or outcome.snapshot is None:
-                self._kept.pop(outcome.run_id, None)
-                return
-            if outcome.status in ("lost_handle", "not_created") or not outcome.run_id:
-                return
-            self._kept[outcome.run_id] = StoredRun(
-                run_id=outcome.run_id,
-                thread_id=outcome.thread_id,
-                op_id=None,
-                snapshot=outcome.snapshot,
-                ledger=outcome.ledger,
-                terminal=False,
-                closed=None,
-                revision=0,
-                updated_at=self.wall_clock(),
-            )
+        return drive, ToolRunner(self.tools, self._redact)
 
     def _attach(
-        self, thread_id: str, run_id: str, cancel_token: CancelToken | None
-    ) -> tuple[RunFlow, Generator[Request, Reply, Any]]:
+        self, thread_id: str, run_id: str, cancel_token: CancelSignal | None
+    ) -> tuple[Drive, ToolRunner, Flow]:
         """The flow of ``drive()``: it continues from the store's saved lifecycle and ledger, or
         from what this controller kept of an earlier drive of the run, so a tool call that ran
         is never run again; a run known nowhere is attached afresh."""
-        flow = self._flow(thread_id, run_id, cancel_token=cancel_token)
+        drive, runner = self._new_drive(thread_id, run_id, cancel_token=cancel_token)
         stored = self.store.load(run_id) if self.store is not None else None
-        if stored is not None:
-            if stored.terminal:
-                return flow, flow.attach()
-            return flow, self._resume(flow, stored)
-        with self._threads_lock:
-            kept = self._kept.get(run_id)
+        if stored is not None and not stored.terminal:
+            return drive, runner, self._resume(drive, stored)
+        kept = self._claims.kept(run_id) if stored is None else None
         if kept is None:
-            return flow, flow.attach()
+            return drive, runner, drive.attach()
         # in this process an executed call always has its output, unless it is still running
         # past its budget: such a call is an unknown effect, never re-run
-        running = {cid for cid, e in kept.ledger.entries.items() if e.executed and e.output is None}
-        return flow, flow.resume(kept, running, running)
+        running = {c for c, e in kept.ledger.entries.items() if e.executed and e.output is None}
+        lifecycle = kept.restore(hooks=self.hooks)
+        return (
+            drive,
+            runner,
+            drive.resume(lifecycle, kept.ledger, started=running, unfinished=running),
+        )
 
-    def _resume(self, flow: RunFlow, stored: StoredRun) -> Generator[Request, Reply, Any]:
+    def _resume(self, drive: Drive, stored: StoredRun) -> Flow:
         """Resume a run saved in the store, with the effects its log records."""
         assert self.store is not None
         effects = self.store.effects(stored.run_id)
         started = {e.tool_call_id for e in effects if e.phase is EffectPhase.STARTED}
-        return flow.resume(stored, started, self.store.unknown_effects(stored.run_id))
+        return drive.resume(
+            stored.restore(hooks=self.hooks),
+            stored.ledger,
+            op_id=stored.op_id,
+            started=started,
+            unfinished=self.store.unknown_effects(stored.run_id),
+        )
 
-    def _release(self, thread_id: str, run_id: str) -> None:
-        """A run on the thread was seen terminal (``drive``/``cancel``): forget it."""
-        with self._threads_lock:
-            known = self._threads.get(thread_id)
-            if known is not None and known[0] == run_id:
-                self._threads.pop(thread_id, None)
-
-    # -- recovery ------------------------------------------------------------------------------
-
-    def _recovery(self) -> list[tuple[RunFlow, Generator[Request, Reply, Any]]]:
-        """One flow per pending run of the store, then one per unbound create intent.
+    def _recovery(self) -> list[tuple[Drive, ToolRunner, Flow]]:
+        """One drive per pending run of the store, then one per unbound create intent.
 
         Raises:
             RuntimeError: the controller has no store.
@@ -220,30 +189,82 @@ class ControllerBase:
         store = self.store
         if store is None:
             raise RuntimeError("recover() needs a controller built with store=RunStore(...)")
-        plans: list[tuple[RunFlow, Generator[Request, Reply, Any]]] = []
-        with self._threads_lock:  # no run() on these threads while they are reconciled (I6)
-            for stored in store.pending():
-                self._threads[stored.thread_id] = (stored.run_id, "recovering")
-            for intent in store.unbound_creates():
-                self._threads.setdefault(intent.thread_id, ("", "recovering a create"))
-        for stored in store.pending():
-            flow = self._flow(stored.thread_id, stored.run_id)
-            plans.append((flow, self._resume(flow, stored)))
-        for intent in store.unbound_creates():
-            flow = self._flow(intent.thread_id)
-            plans.append((flow, flow.adopt_create(intent.op_id)))
+        pending = store.pending()
+        intents = store.unbound_creates()
+        for stored in pending:  # no run() on these threads while they are reconciled (I6)
+            self._claims.claim(stored.thread_id, stored.run_id, "recovering")
+        for intent in intents:
+            self._claims.claim(intent.thread_id, "", "recovering a create")
+        plans: list[tuple[Drive, ToolRunner, Flow]] = []
+        for stored in pending:
+            drive, runner = self._new_drive(stored.thread_id, stored.run_id)
+            plans.append((drive, runner, self._resume(drive, stored)))
+        for intent in intents:
+            drive, runner = self._new_drive(intent.thread_id)
+            plans.append((drive, runner, drive.adopt_create(intent.op_id)))
         return plans
 
+    # -- carrying out requests that need no waiting --------------------------------------------
+
+    def _store_action(self, request: Any) -> Callable[[], Any]:
+        """The store call for a kernel store request."""
+        store = self.store
+        assert store is not None
+        kind = type(request)
+        if kind is SaveRun:
+            return functools.partial(
+                store.save,
+                request.run_id,
+                thread_id=request.scope,
+                lifecycle=request.snapshot,
+                ledger=request.ledger,
+                op_id=request.op_id,
+            )
+        if kind is RecordEffect:
+            phase = EffectPhase(request.phase)
+            return functools.partial(
+                store.record_effect, request.run_id, request.call_id, phase, detail=request.detail
+            )
+        if kind is BeginCreate:
+            return functools.partial(_begin_create, store, request.op_id, request.scope)
+        if kind is BindCreate:
+            return functools.partial(store.bind_create, request.op_id, request.run_id)
+        if kind is CloseRun:
+            return functools.partial(store.close_run, request.run_id, request.reason)
+        raise TypeError(f"not a store request: {request!r}")  # pragma: no cover
+
     @staticmethod
-    def _entry(flow: RunFlow, assistant_id: str | None, create_args: dict[str, Any]) -> Any:
-        if assistant_id is not None:
-            return flow.create(assistant_id, create_args)
-        return flow.attach()
+    def _log(event: Any, scope: str) -> None:
+        """Log a kernel notice, or a status change (structured ``extra`` fields, redacted)."""
+        if type(event) is Notice:
+            if logger.isEnabledFor(event.level):
+                logger.log(event.level, event.message, extra={**event.fields, "thread_id": scope})
+        elif type(event) is StatusSeen and logger.isEnabledFor(logging.INFO):
+            for e in event.entries:
+                logger.info(
+                    "transition",
+                    extra={
+                        "run_id": event.run_id,
+                        "source": e.source,
+                        "dest": e.dest,
+                        "via": e.via,
+                        "inferred": e.inferred,
+                    },
+                )
+
+    @staticmethod
+    def _outcome(result: DriveResult) -> RunOutcome:
+        return RunOutcome.from_result(result)
 
     def __repr__(self) -> str:
         tools = list(self.tools.names) if self.tools is not None else []
         durable = self.store is not None
         return f"<{type(self).__name__} tools={tools} stream={self.stream} durable={durable}>"
+
+
+def _begin_create(store: RunStore, op_id: str, thread_id: str) -> None:
+    if store.create_intent(op_id) is None:  # a caller's own op_id may be retried
+        store.begin_create(op_id, thread_id)
 
 
 def key_redactor(api_key: str | None) -> Callable[[str], str] | None:

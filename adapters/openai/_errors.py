@@ -1,20 +1,17 @@
-"""The controller's own exceptions: a busy thread, and the named crash points used by tests.
+"""The controller's crash points: named places where a test makes the process "die".
 
 ::
 
-    LifecycleError
-    └─ ThreadBusy       a run is (or may be) active on the thread; nothing was created
     BaseException
     └─ CrashPoint       raised at a named point to simulate the process dying there
+
+Crash points are injected at the seam between the kernel and the driver (a request about to be
+sent, a reply about to be handed back), never inside the kernel's decisions.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
-from lifecycle import LifecycleError
-
-__all__ = ["CRASH_POINTS", "ActiveRunPolicy", "CrashPoint", "ThreadBusy"]
+__all__ = ["CRASH_AFTER", "CRASH_POINTS", "CrashPoint"]
 
 #: The named points where ``crash_at=...`` makes the controller "die" (raise :class:`CrashPoint`):
 #: right after ``POST /runs`` returned (run id not saved yet), right after a tool round ran (its
@@ -24,9 +21,8 @@ CRASH_POINTS = frozenset(
     {"after_create_sent", "after_tool_effect", "before_submit", "after_submit_sent"}
 )
 
-#: What ``run()`` does about a foreign active run on the thread: cancel it and wait for it to end,
-#: adopt it (drive it to its end as this call's run), or fail with :class:`ThreadBusy`.
-ActiveRunPolicy = Literal["cancel", "adopt", "fail"]
+#: The crash point reached when the answer to an operation comes back.
+CRASH_AFTER = {"create": "after_create_sent", "submit": "after_submit_sent"}
 
 
 class CrashPoint(BaseException):
@@ -42,26 +38,3 @@ class CrashPoint(BaseException):
     def __init__(self, point: str) -> None:
         super().__init__(f"crash point {point!r} reached")
         self.point = point
-
-
-class ThreadBusy(LifecycleError):
-    """A run is, or may still be, active on the thread: no run was created.
-
-    Raised by ``run()`` without any request when this controller knows a run on the thread that
-    did not end (e.g. ``cancel_unconfirmed``), and after the server refused a create because of
-    an active run that the ``on_active_run`` policy does not resolve.
-
-    Attributes:
-        thread_id: the thread.
-        run_id: the active (or unconfirmed) run, when known.
-        reason: why it counts as active (``cancel_unconfirmed``, ``server``, ...).
-    """
-
-    def __init__(self, thread_id: str, run_id: str | None, reason: str) -> None:
-        self.thread_id = thread_id
-        self.run_id = run_id
-        self.reason = reason
-        super().__init__(
-            f"thread {thread_id} has an active run {run_id or '(unknown)'} ({reason}); "
-            "no run was created"
-        )

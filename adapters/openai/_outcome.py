@@ -1,7 +1,12 @@
 """What a drive produces: the :class:`RunOutcome`, and the events ``events()`` yields on the way.
 
 A failed, expired, cancelled or incomplete run is a *result*; raising is opt-in through
-:meth:`RunOutcome.raise_for_status` (like httpx's ``raise_for_status()``).
+:meth:`RunOutcome.raise_for_status` (like httpx's ``raise_for_status()``). Everything the outcome
+says about how the drive ended derives from one value, :attr:`RunOutcome.ending`.
+
+The SDK objects (``outcome.run``, ``StatusChanged.run``, ``StepCompleted.step``...) are built from
+the JSON the server sent only when they are read, so a caller who does not look at them does not
+pay for them.
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar
 
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
+from pydantic import BaseModel, ValidationError
 
 from lifecycle import (
     Anomaly,
@@ -24,9 +31,22 @@ from lifecycle import (
     RunExpired,
     RunFailed,
     RunIncomplete,
+    RunLifecycle,
     RunStatus,
     ToolCall,
     ToolLedger,
+)
+from lifecycle.kernel import (
+    DriveResult,
+    Ending,
+    EndingKind,
+    MessageSeen,
+    RoundFinished,
+    RoundStarted,
+    StatusSeen,
+    StepSeen,
+    ToolCallRecord,
+    records_from_ledger,
 )
 
 __all__ = [
@@ -40,6 +60,7 @@ __all__ = [
     "ToolCallRecord",
     "ToolsFinished",
     "ToolsStarted",
+    "public_event",
 ]
 
 #: The exception ``raise_for_status`` raises for each unsuccessful terminal status.
@@ -50,62 +71,21 @@ _RAISES: Mapping[str, type[RunEndedUnsuccessfully]] = {
     RunStatus.INCOMPLETE: RunIncomplete,
 }
 
-
-#: The record state (and ledger ``reason``) of a call whose effect is unknown after a restart.
+#: The record state of a call whose effect is unknown after a restart (never run again).
 UNKNOWN_EFFECT = "unknown_effect"
 
-
-@dataclass(frozen=True, slots=True)
-class ToolCallRecord:
-    """One tool call of the run and what became of it.
-
-    Attributes:
-        id: the ``tool_call_id``.
-        name: the function name the model asked for.
-        arguments: the raw JSON argument string.
-        output: the output submitted (capped), or ``None``.
-        error: the error type of an error output, else ``None``.
-        state: the ledger state (``delivered``, ``executed_undelivered``, ...), or
-            ``unknown_effect`` for a call whose side effect may have happened before a crash
-            and whose output was lost (it is never run again).
-        truncated: whether the submitted output was capped.
-        full_output: the whole output before capping.
-        round: the requires_action round (1-based).
-    """
-
-    id: str
-    name: str
-    arguments: str
-    output: str | None
-    error: str | None
-    state: str
-    truncated: bool = False
-    full_output: str | None = None
-    round: int = 1
-
-    def __repr__(self) -> str:
-        return (
-            f"ToolCallRecord(id={self.id!r}, name={self.name!r}, state={self.state!r}, "
-            f"error={self.error!r})"
-        )
+M = TypeVar("M", bound=BaseModel)
 
 
-def records_from_ledger(ledger: ToolLedger) -> tuple[ToolCallRecord, ...]:
-    """The ledger's entries as :class:`ToolCallRecord` values, in the order first seen."""
-    return tuple(
-        ToolCallRecord(
-            id=e.tool_call_id,
-            name=e.name,
-            arguments=e.arguments,
-            output=e.output,
-            error=e.error,
-            state=e.state.value,
-            truncated=e.truncated,
-            full_output=e.full_output,
-            round=e.round,
-        )
-        for e in ledger.entries.values()
-    )
+def sdk_model(cls: type[M], payload: Mapping[str, Any] | None) -> M | None:
+    """Build an SDK model from a payload the server sent (validated; constructed as is when
+    the server's JSON does not validate)."""
+    if payload is None:
+        return None
+    try:
+        return cls.model_validate(payload)
+    except ValidationError:
+        return cls.model_construct(**payload)
 
 
 @dataclass(frozen=True)
@@ -113,27 +93,22 @@ class RunOutcome:
     """The result of driving one run.
 
     Attributes:
-        status: the final status (terminal unless ``deadline`` is set).
+        status: the run's final status (terminal unless the ending says otherwise), or
+            ``lost_handle`` / ``not_created`` for a run the server does not have.
         run_id: the run.
         thread_id: its thread.
         history: the journal of applied transitions.
         anomalies: observations recorded but not applied.
         tool_calls: every tool call of the run and its fate.
-        run: the last SDK ``Run`` object read.
+        ending: why the drive stopped (``terminal``, ``deadline``, ``cancel_unconfirmed``,
+            ``lost_handle``, ``abandoned``, ``held``, ``not_created``, ``interrupted``).
         messages: the assistant's answer texts for this run, oldest first.
         requests: HTTP requests made (retries included).
-        deadline: which deadline passed (``"queued"``, ``"overall"``...), or ``None``.
-        abandoned: why the drive gave up on a run that still exists, or ``None``: an API error
-            that outlasted its retries (``"http_503"``, ``"connection"``, ``"timeout"``...).
-            The run is left as it was (saved as pending in the store): ``recover()`` or
-            ``drive()`` continue it.
         cancel_requested: whether a cancel was sent.
-        cancel_lost_race: a cancel was requested but the run ended otherwise.
-        cancel_unconfirmed: the cancel was not confirmed within the cancelling deadline.
-        stream_fallbacks: times a stream dropped or went silent and polling took over.
+        cancel_lost_race: a cancel was sent but the run ended otherwise.
+        stream_fallbacks: times a stream failed and polling took over.
         unknown_effects: tool call ids whose side effect may have happened before a crash and
             whose output was lost: never re-run, never submitted; a person decides.
-        snapshot: the lifecycle snapshot (state, journal, anomalies).
         ledger: the tool ledger.
     """
 
@@ -143,86 +118,138 @@ class RunOutcome:
     history: tuple[JournalEntry, ...]
     anomalies: tuple[Anomaly, ...]
     tool_calls: tuple[ToolCallRecord, ...]
-    run: Run | None
+    ending: Ending
     messages: tuple[str, ...] = ()
     requests: int = 0
-    deadline: str | None = None
-    abandoned: str | None = None
     cancel_requested: bool = False
     cancel_lost_race: bool = False
-    cancel_unconfirmed: bool = False
     stream_fallbacks: int = 0
     unknown_effects: tuple[str, ...] = ()
-    snapshot: LifecycleSnapshot | None = field(default=None, repr=False)
     ledger: ToolLedger = field(default_factory=ToolLedger, repr=False)
+    payload: Mapping[str, Any] | None = field(default=None, repr=False)
+    lifecycle: RunLifecycle | None = field(default=None, repr=False)
 
-    def __repr__(self) -> str:
-        # ids, status and counts only: message texts, outputs and the Run object may carry
-        # anything a tool or the model produced (I8)
-        return (
-            f"RunOutcome(status={self.status!r}, run_id={self.run_id!r}, "
-            f"thread_id={self.thread_id!r}, transitions={len(self.history)}, "
-            f"anomalies={len(self.anomalies)}, tool_calls={len(self.tool_calls)}, "
-            f"messages=<{len(self.messages)}>, requests={self.requests}, "
-            f"deadline={self.deadline!r}, abandoned={self.abandoned!r}, "
-            f"cancel_requested={self.cancel_requested}, "
-            f"cancel_lost_race={self.cancel_lost_race}, "
-            f"cancel_unconfirmed={self.cancel_unconfirmed}, "
-            f"stream_fallbacks={self.stream_fallbacks}, "
-            f"unknown_effects={len(self.unknown_effects)})"
+    @classmethod
+    def from_result(cls, result: DriveResult) -> RunOutcome:
+        """The outcome of a kernel drive."""
+        ending = result.ending
+        return cls(
+            status=ending.outcome_status,
+            run_id=result.run_id,
+            thread_id=result.scope,
+            history=result.history,
+            anomalies=result.anomalies,
+            tool_calls=records_from_ledger(result.ledger),
+            ending=ending,
+            messages=result.messages,
+            requests=result.requests,
+            cancel_requested=result.cancel_requested,
+            cancel_lost_race=result.cancel_lost_race,
+            stream_fallbacks=result.stream_fallbacks,
+            unknown_effects=result.ledger.unknown(),
+            ledger=result.ledger,
+            payload=result.payload,
+            lifecycle=result.lifecycle,
         )
+
+    # -- derived from the ending ---------------------------------------------------------------
+
+    @property
+    def deadline(self) -> str | None:
+        """Which deadline passed (``"queued"``, ``"overall"``, ``"tool_round_limit"``...)."""
+        return self.ending.deadline
+
+    @property
+    def abandoned(self) -> str | None:
+        """Why the drive gave up on a run that still exists (``"http_503"``, ``"timeout"``...):
+        ``recover()`` or ``drive()`` continue it, with the same ledger."""
+        return self.ending.detail if self.ending.kind is EndingKind.ABANDONED else None
+
+    @property
+    def cancel_unconfirmed(self) -> bool:
+        """A cancel was not confirmed within the cancelling deadline."""
+        return self.ending.kind is EndingKind.CANCEL_UNCONFIRMED
 
     @property
     def ok(self) -> bool:
-        """Whether the run completed within its deadlines."""
-        return self.status == RunStatus.COMPLETED and self.deadline is None and not self.abandoned
+        """Whether the run completed, with no deadline passed on the way."""
+        return self.ending.kind is EndingKind.TERMINAL and self.status == RunStatus.COMPLETED
 
     @property
     def text(self) -> str:
         """The assistant's answer: every message text of the run, joined by blank lines."""
         return "\n\n".join(self.messages)
 
+    @cached_property
+    def run(self) -> Run | None:
+        """The last SDK ``Run`` object read (built on first access)."""
+        return sdk_model(Run, self.payload)
+
+    @cached_property
+    def snapshot(self) -> LifecycleSnapshot | None:
+        """The lifecycle snapshot (state, journal, anomalies), taken on first access."""
+        return self.lifecycle.snapshot() if self.lifecycle is not None else None
+
+    def __repr__(self) -> str:
+        # ids, status and counts only: message texts, outputs and the Run object may carry
+        # anything a tool or the model produced (I8)
+        return (
+            f"RunOutcome(status={self.status!r}, run_id={self.run_id!r}, "
+            f"thread_id={self.thread_id!r}, ending={str(self.ending)!r}, "
+            f"transitions={len(self.history)}, anomalies={len(self.anomalies)}, "
+            f"tool_calls={len(self.tool_calls)}, messages=<{len(self.messages)}>, "
+            f"requests={self.requests}, cancel_requested={self.cancel_requested}, "
+            f"cancel_lost_race={self.cancel_lost_race}, "
+            f"stream_fallbacks={self.stream_fallbacks}, "
+            f"unknown_effects={len(self.unknown_effects)})"
+        )
+
     def raise_for_status(self) -> RunOutcome:
         """Raise unless the run completed; return ``self`` when it did.
 
         Raises:
-            PollTimeout: a client-side deadline passed, or the drive was abandoned (its
-                ``deadline`` then ends with ``"abandoned:<reason>"``).
+            PollTimeout: the drive did not reach a terminal status on its own: a deadline
+                passed, the cancel was not confirmed, it was abandoned (``abandoned:<reason>``),
+                held, interrupted, or the run is lost.
             RunFailed: the run failed (``detail`` carries ``last_error``).
             RunExpired: the run expired.
             RunCancelled: the run was cancelled.
             RunIncomplete: the run ended incomplete (``detail`` carries the reason).
         """
-        if self.deadline is not None or self.abandoned is not None:
+        ending = self.ending
+        if ending.kind is not EndingKind.TERMINAL:
             waited = 0.0
             if self.history and self.history[0].at is not None and self.history[-1].at is not None:
                 waited = self.history[-1].at - self.history[0].at
             reasons = [self.deadline] if self.deadline is not None else []
             if self.abandoned is not None:
                 reasons.append(f"abandoned:{self.abandoned}")
-            deadline = ", ".join(reasons)
-            raise PollTimeout(self.run_id, waited, self.status, deadline)
+            elif not reasons:
+                reasons.append(ending.kind.value)
+            raise PollTimeout(self.run_id, waited, self.status, ", ".join(reasons))
         exc = _RAISES.get(self.status)
         if exc is not None:
             raise exc(self.run_id, self.status, self._detail())
         return self
 
     def _detail(self) -> str:
-        run = self.run
-        if run is None:
-            return ""
-        if run.last_error is not None:
-            return f"{run.last_error.code}: {run.last_error.message}"
-        if run.incomplete_details is not None and run.incomplete_details.reason:
-            return run.incomplete_details.reason
+        payload = self.payload or {}
+        error = payload.get("last_error")
+        if isinstance(error, dict):
+            return f"{error.get('code')}: {error.get('message')}"
+        details = payload.get("incomplete_details")
+        if isinstance(details, dict) and details.get("reason"):
+            return str(details["reason"])
         return ""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready export; the diagram overlay reads ``lifecycle``, ``state``, ``journal``."""
-        snap = self.snapshot.model_dump(mode="json") if self.snapshot is not None else {}
+        snapshot = self.snapshot
+        snap = snapshot.model_dump(mode="json") if snapshot is not None else {}
         return {
             "lifecycle": snap.get("lifecycle", "assistants-run"),
             "state": self.status,
+            "ending": self.ending.kind.value,
             "journal": snap.get("journal", []),
             "anomalies": snap.get("anomalies", []),
             "run_id": self.run_id,
@@ -312,3 +339,22 @@ class RunFinished:
 RunEvent = (
     StatusChanged | StepCompleted | MessageCompleted | ToolsStarted | ToolsFinished | RunFinished
 )
+
+
+def public_event(event: Any) -> RunEvent | None:
+    """The public event for a kernel event (``None`` for kernel-only ones)."""
+    if isinstance(event, StatusSeen):
+        return StatusChanged(
+            event.run_id, event.entries, event.status, sdk_model(Run, event.payload)
+        )
+    if isinstance(event, RoundStarted):
+        return ToolsStarted(event.run_id, event.round, event.calls)
+    if isinstance(event, RoundFinished):
+        return ToolsFinished(event.run_id, event.round, event.records)
+    if isinstance(event, StepSeen):
+        step = sdk_model(RunStep, event.payload)
+        return StepCompleted(event.run_id, step) if step is not None else None
+    if isinstance(event, MessageSeen):
+        message = sdk_model(Message, event.payload)
+        return MessageCompleted(event.run_id, message, event.text) if message is not None else None
+    return None

@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from adapters.openai import CrashPoint, RunController, ThreadBusy
-from adapters.openai._io import assistants_quiet
+from adapters.openai._wire import assistants_quiet
 from adapters.simulator import Answer, CallTools, Queue, Scenario, ToolCallSpec, Work
 from adapters.store import RunStore
 from lifecycle import CallState, RunLifecycle, ToolRegistry

@@ -1,4 +1,4 @@
-"""The drivers' tool runners: concurrency cap, timeouts, and late results reaching the ledger."""
+"""The drivers' tool runners: concurrency cap, timeouts, late results for the kernel or ledger."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import threading
 from typing import Any
 
 import anyio
+import pytest
 
-from adapters.openai._async import run_tools_async
-from adapters.openai._io import RunTools
-from adapters.openai._sync import run_tools_sync
-from lifecycle import CallState, Prepared, ToolCall, ToolLedger, ToolRegistry
+from adapters.openai._tools import ToolRunner, run_tools_async, run_tools_sync
+from lifecycle import CallState, ToolCall, ToolLedger, ToolRegistry
+from lifecycle._dispatch import Prepared
+from lifecycle.kernel import RunTools, ToolResult
 
 
 def setup() -> tuple[ToolRegistry, ToolLedger, threading.Event, list[Prepared]]:
@@ -38,57 +39,89 @@ def setup() -> tuple[ToolRegistry, ToolLedger, threading.Event, list[Prepared]]:
     return reg, ledger, release, prepared
 
 
-def late_recorder(reg: ToolRegistry, ledger: ToolLedger, done: threading.Event) -> Any:
-    def on_late(p: Prepared, value: Any, error: BaseException | None) -> None:
-        ledger.record_late(reg.finish(p.call, value, error=error))
-        done.set()
-
-    return on_late
-
-
-def check(results: Any, reg: ToolRegistry, ledger: ToolLedger) -> None:
+def check(results: list[ToolResult], ledger: ToolLedger) -> None:
     slow, fast = results
     assert slow.timed_out
+    assert slow.output.error == "tool_timeout"
     assert not fast.timed_out
-    assert fast.value == 6
+    assert fast.output.output == "6"
     for r in results:
-        out = reg.finish(r.prepared.call, r.value, error=r.error, timed_out=r.timed_out)
-        ledger.record(out, executed=True, timed_out=r.timed_out)
+        ledger.record(r.output, executed=r.executed, timed_out=r.timed_out)
     assert ledger.state_of("c_slow") is CallState.TIMED_OUT
     ledger.delivered(["c_slow", "c_fast"])
 
 
-def test_sync_runner_times_out_and_records_the_late_result() -> None:
-    """A thread past the timeout is left running; its result lands as executed_undelivered."""
+def _wait_late(runner: ToolRunner) -> tuple[Any, ...]:
+    for _ in range(500):
+        late = runner.drain()
+        if late:
+            return late
+        threading.Event().wait(0.01)
+    raise AssertionError("no late result")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_timed_out_sync_tool_reports_its_late_result_for_the_next_reply(kind: str) -> None:
+    """A thread past the budget runs on; its real result is kept for the kernel's next reply,
+    and the ledger records it executed_undelivered."""
     reg, ledger, release, prepared = setup()
-    done = threading.Event()
-    results = run_tools_sync(RunTools(tuple(prepared), 0.1, 2, late_recorder(reg, ledger, done)))
-    check(results, reg, ledger)
+    runner = ToolRunner(reg, None)
+    request = RunTools(tuple(prepared), 0.1, 2)
+    if kind == "sync":
+        results = run_tools_sync(request, runner)
+    else:
+
+        async def main() -> list[ToolResult]:
+            return await run_tools_async(request, runner)
+
+        results = anyio.run(main)
+    check(results, ledger)
+    assert runner.drain() == ()
     release.set()
-    assert done.wait(5)
+    (late,) = _wait_late(runner)
+    ledger.record_late(late)
     entry = ledger.entries["c_slow"]
     assert entry.state is CallState.EXECUTED_UNDELIVERED
+    assert entry.reason == "late"
     assert entry.late_output == "10"
 
 
-def test_async_runner_times_out_and_records_the_late_result_of_a_sync_tool() -> None:
-    """The async driver runs sync tools in threads and records their late results too."""
+def test_after_the_drive_late_results_go_straight_to_the_ledger() -> None:
+    """Once the drive handed over, a late result lands in the ledger without a reply."""
     reg, ledger, release, prepared = setup()
-    done = threading.Event()
+    runner = ToolRunner(reg, None)
+    check(run_tools_sync(RunTools(tuple(prepared), 0.1, 2), runner), ledger)
+    landed = threading.Event()
 
-    async def main() -> Any:
-        return await run_tools_async(
-            RunTools(tuple(prepared), 0.1, 2, late_recorder(reg, ledger, done))
-        )
+    def sink(output: Any) -> None:
+        ledger.record_late(output)
+        landed.set()
 
-    results = anyio.run(main)
-    check(results, reg, ledger)
+    runner.hand_over(sink)
     release.set()
-    assert done.wait(5)
+    assert landed.wait(5)
     assert ledger.entries["c_slow"].state is CallState.EXECUTED_UNDELIVERED
 
 
-def test_concurrency_cap_is_respected() -> None:
+def test_outputs_are_redacted_by_the_runner() -> None:
+    """The controller's redaction (its own key) applies to every output the runner formats."""
+    reg = ToolRegistry()
+
+    @reg.tool
+    def leak() -> str:
+        """Return a secret."""
+        return "key=CUSTOMKEY123456"
+
+    runner = ToolRunner(reg, lambda text: text.replace("CUSTOMKEY123456", "[redacted]"))
+    (result,) = run_tools_sync(
+        RunTools((reg.prepare(ToolCall("c", "leak", "{}")),), 5.0, 1), runner
+    )
+    assert "CUSTOMKEY123456" not in result.output.output
+    assert "CUSTOMKEY123456" not in result.output.full_output
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_concurrency_cap_is_respected(kind: str) -> None:
     """With a cap of 1, two tools never overlap."""
     reg = ToolRegistry()
     active: list[int] = []
@@ -101,11 +134,20 @@ def test_concurrency_cap_is_respected() -> None:
         with lock:
             active.append(x)
             peak.append(len(active))
+        threading.Event().wait(0.005)
         with lock:
             active.remove(x)
         return x
 
     items = tuple(reg.prepare(ToolCall(f"c{i}", "work", f'{{"x": {i}}}')) for i in range(6))
-    results = run_tools_sync(RunTools(items, 5.0, 1, lambda *a: None))
-    assert [r.value for r in results] == list(range(6))
+    runner = ToolRunner(reg, None)
+    if kind == "sync":
+        results = run_tools_sync(RunTools(items, 5.0, 1), runner)
+    else:
+
+        async def main() -> list[ToolResult]:
+            return await run_tools_async(RunTools(items, 5.0, 1), runner)
+
+        results = anyio.run(main)
+    assert [r.output.output for r in results] == [str(i) for i in range(6)]
     assert max(peak) == 1

@@ -378,7 +378,7 @@ class World:
 
 
 def _quiet() -> Any:
-    from adapters.openai._io import assistants_quiet
+    from adapters.openai._wire import assistants_quiet
 
     return assistants_quiet()
 

@@ -99,7 +99,7 @@ def test_s20_create_applied_then_lost_is_adopted_by_op_id(world: World) -> None:
 def test_s21_an_orphan_active_run_is_reconciled_before_creating(world: World) -> None:
     """S21: a previous process left an active run on the thread; run() cancels it per policy
     (``on_active_run="cancel"``), then creates its own: never two active runs."""
-    from adapters.openai._io import assistants_quiet
+    from adapters.openai._wire import assistants_quiet
 
     meta = world.scenario("s21", Scenario((Queue(), Work(), Answer("mine"))))
     orphan_meta = world.scenario("s21-orphan", Scenario((Queue(), Work(1000.0), Answer("x"))))
@@ -149,7 +149,12 @@ def test_s22_retry_after_headers_are_honoured_beyond_the_sdk_cap(world: World) -
     )
     from adapters.openai import RetryPolicy
 
-    cfg = world.config(retry=RetryPolicy(max_attempts=4, max_retry_after_s=600.0))
+    deadlines = {"queued": 1000.0, "in_progress": 1000.0}  # room for the 300 s wait
+    cfg = world.config(
+        retry=RetryPolicy(max_attempts=4, max_retry_after_s=600.0),
+        deadlines=deadlines,
+        overall_timeout_s=2000.0,
+    )
     out = world.controller(config=cfg).run(
         thread_id=world.thread(), assistant_id=world.assistant_id, metadata=meta
     )
@@ -226,7 +231,7 @@ def test_s27_cancel_losing_the_race_to_completion_is_not_an_error(world: World) 
     """S27: cancel a run that just finished -> 400 'Cannot cancel run': completed, lost race."""
     meta = world.scenario("s27", Scenario((Queue(0.02), Work(0.02), Answer("done first"))))
     thread = world.thread()
-    from adapters.openai._io import assistants_quiet
+    from adapters.openai._wire import assistants_quiet
 
     with assistants_quiet():
         run = world.api.beta.threads.runs.create(

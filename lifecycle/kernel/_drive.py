@@ -1,0 +1,502 @@
+"""One drive of one run: the state and the services every other kernel module builds on.
+
+Theory of operation
+-------------------
+A :class:`Drive` is created per run by a driver and pumped through one of its entry points
+(``create``, ``attach``, ``resume``, ``adopt_create``, ``cancel``; ``interrupted`` after a local
+interruption). An entry point is a generator of requests (``_messages.py``); it returns a
+:class:`DriveResult`. Where the decisions live:
+
+=================  ===========================================================================
+``_drive.py``      state, the retry layer (:meth:`Drive.call`), observing, sleeping up to the
+                   next deadline, finishing with the ending
+``_loop.py``       the entry points and the follow loop: poll, act, deadlines, cancel
+``_rounds.py``     tool rounds: prepare, run once, record, submit once, reconcile a lost submit
+``_durable.py``    what is saved when, the effect log, resuming after a crash
+``_stream.py``     reading an event stream and falling back to polling
+``_schedule.py``   when to poll, when to retry
+=================  ===========================================================================
+
+Every reply brings the driver's clock readings (``now`` monotonic, ``wall`` epoch) and any late
+tool results; the drive reads no clock and draws randomness only from the ``rng`` it is given,
+so a Temporal workflow can replay it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from collections.abc import Collection, Mapping
+from typing import Any, Protocol
+
+from lifecycle._ledger import ToolLedger
+from lifecycle._machine import Hooks, RunLifecycle
+from lifecycle._records import Via
+from lifecycle._tools import ToolRegistry
+from lifecycle.kernel import _loop
+from lifecycle.kernel._binding import Binding, Flow, Observation, StreamItem
+from lifecycle.kernel._config import ControllerConfig, RetryPolicy
+from lifecycle.kernel._durable import abandon_create, save
+from lifecycle.kernel._ending import Ending, EndingKind
+from lifecycle.kernel._errors import CallFailed, DeadlineReached, OutcomeUnknown, Stop, ThreadBusy
+from lifecycle.kernel._messages import (
+    ApiCall,
+    Emit,
+    Failure,
+    FailureKind,
+    HttpRequest,
+    HttpResponse,
+    Reply,
+    Request,
+    Sleep,
+)
+from lifecycle.kernel._results import DriveResult, MessageSeen, Notice, StatusSeen, StepSeen
+from lifecycle.kernel._schedule import PollSchedule, retry_delay
+from lifecycle.kernel._tables import TableFacts
+
+__all__ = ["CancelSignal", "Drive", "new_op_id"]
+
+
+class CancelSignal(Protocol):
+    """Anything with a ``cancelled`` flag a caller sets while a run is driven."""
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the caller asked for the run to be cancelled."""
+
+
+class Drive:
+    """The decisions for one run. Create one per drive; pump one entry point once.
+
+    Args:
+        binding: the API binding (table, requests, parsing).
+        config: the settings.
+        scope: what the run belongs to (an Assistants thread id).
+        run_id: the run, when driving an existing one.
+        now: the driver's monotonic clock at the start, in seconds.
+        wall: the driver's wall clock at the start, in epoch seconds.
+        tools: the tool registry (``None``: every call gets an ``unknown_tool`` output).
+        allowed_tools: the tool names allowed for this run (``None``: all registered).
+        hooks: user hooks passed to the :class:`RunLifecycle`.
+        rng: the only source of randomness (backoff jitter, op ids).
+        stream: follow the run through an event stream.
+        watch: report completed steps and messages as events (extra requests when polling).
+        durable: a store is attached: yield the save and effect-log requests.
+        cancel_signal: a caller's cancel request.
+    """
+
+    def __init__(
+        self,
+        binding: Binding,
+        *,
+        config: ControllerConfig,
+        scope: str,
+        now: float,
+        wall: float,
+        run_id: str = "",
+        tools: ToolRegistry | None = None,
+        allowed_tools: Collection[str] | None = None,
+        hooks: Hooks | None = None,
+        rng: random.Random | None = None,
+        stream: bool = False,
+        watch: bool = False,
+        durable: bool = False,
+        cancel_signal: CancelSignal | None = None,
+    ) -> None:
+        self.binding = binding
+        self.config = config
+        self.facts = TableFacts.of(binding.spec)
+        self.scope = scope
+        self.run_id = run_id
+        self.tools = tools if tools is not None else ToolRegistry()
+        self.allowed_tools = allowed_tools
+        self.hooks = hooks
+        self.rng = rng if rng is not None else random.Random()
+        self.watch = watch
+        self.durable = durable
+        self.cancel_signal = cancel_signal
+        self.lc = RunLifecycle(binding.spec, hooks=hooks)
+        self.ledger = ToolLedger()
+        self.op_id: str | None = None
+        self.last: Observation | None = None
+        self.requests = 0
+        self.now = now
+        self.wall = wall
+        self.started = now
+        self.state_since = now
+        self.schedule = PollSchedule(config)
+        self.streaming = stream
+        self.stream_fallbacks = 0
+        #: we asked for a cancel (the caller's or a deadline's; sent unless the run had ended),
+        #: and since when it was sent
+        self.cancel_requested = False
+        self.cancel_started: float | None = None
+        #: the caller's cancel signal was acted on
+        self.user_cancel_seen = False
+        #: the deadline that passed (it made the drive cancel, or stop)
+        self.deadline: str | None = None
+        self.round = 0
+        self.pending_round: tuple[Any, ...] | None = None
+        self.seen_steps: set[str] = set()
+        self.messages: dict[str, str] = {}
+        self.late_unsaved = False
+
+    # -- talking to the driver -----------------------------------------------------------------
+
+    def ask(self, request: Request) -> Flow:
+        """Yield one request; take the clock readings and late tool results of the reply."""
+        reply: Reply = yield request
+        self.now = reply.now
+        self.wall = reply.wall
+        if reply.late:
+            for output in reply.late:
+                self.ledger.record_late(output)
+            self.late_unsaved = True
+        return reply
+
+    def note(self, level: int, message: str, **fields: Any) -> Flow:
+        """Emit a :class:`Notice` (ids, statuses and reasons only)."""
+        fields.setdefault("run_id", self.run_id)
+        yield from self.ask(Emit(Notice(level, message, fields)))
+
+    def emit(self, event: Any) -> Flow:
+        """Hand an event to the caller."""
+        yield from self.ask(Emit(event))
+
+    # -- the one retry layer -------------------------------------------------------------------
+
+    def retryable(self, failure: Failure) -> bool:
+        """Whether a failed request may be sent again: no answer, a 5xx, or a listed status."""
+        if failure.kind is FailureKind.STATUS:
+            status = failure.status or 0
+            return status >= 500 or status in self.config.retry.retry_statuses
+        return failure.kind in (FailureKind.TIMEOUT, FailureKind.CONNECTION)
+
+    def call(self, op: str, http: HttpRequest, *, mutating: bool = False) -> Flow:
+        """Send a request, retrying what may be retried. Returns an :class:`HttpResponse` (or a
+        :class:`StreamOpened` for a stream).
+
+        A mutating request whose outcome is unknown (no answer, a 5xx, a 2xx with a body that is
+        not the API's) is never resent here: :class:`OutcomeUnknown` tells the caller to read
+        first. Waits never outlast the next deadline.
+
+        Raises:
+            CallFailed: not retryable, or out of attempts (or of time before the run existed).
+            OutcomeUnknown: a mutating request may have been applied.
+            DeadlineReached: a deadline passed while waiting to retry (the run exists).
+        """
+        policy = self.config.retry
+        attempt = 0
+        while True:
+            self.requests += 1
+            reply = yield from self.ask(ApiCall(op, http, mutating))
+            failure = reply.failure
+            if failure is None:
+                value = reply.value
+                if http.stream and isinstance(value, HttpResponse):
+                    yield from self.stream_failed("the server answered a stream request with JSON")
+                return value
+            if not self.retryable(failure):
+                raise CallFailed(op, failure)
+            if mutating and failure.outcome_unknown:
+                yield from self.note(
+                    logging.WARNING, "outcome unknown", op=op, error=failure.reason
+                )
+                raise OutcomeUnknown(op, failure)
+            attempt += 1
+            if attempt >= policy.max_attempts:
+                raise CallFailed(op, failure)
+            delay = retry_delay(failure, attempt, policy, self.rng)
+            yield from self.note(logging.INFO, "retry", op=op, error=failure.reason, delay_s=delay)
+            try:
+                yield from self.sleep(delay)
+            except DeadlineReached:
+                if not self.run_id:
+                    raise CallFailed(op, failure) from None
+                raise
+
+    def parse(self, response: Any) -> Observation:
+        """Parse an object answer; a body that is not the API's object raises ``CallFailed``."""
+        if not isinstance(response, HttpResponse):
+            raise CallFailed("parse", Failure(FailureKind.MALFORMED, message="not a response"))
+        parsed = self.binding.parse(response.body)
+        if isinstance(parsed, Failure):
+            raise CallFailed("parse", parsed)
+        return parsed
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def next_deadline(self) -> tuple[str, float]:
+        """The nearest deadline that bounds the drive now: ``(name, monotonic time)``."""
+        cfg = self.config
+        if self.cancel_started is not None:
+            return "cancelling", self.cancel_started + self.facts.cancel_limit(cfg)
+        name, at = "overall", self.started + cfg.overall_timeout_s
+        if not self.run_id:  # no run yet (a create): only the overall deadline bounds it
+            return name, at
+        state = self.lc._status
+        limit = cfg.deadlines.get(state)
+        if limit is not None and self.state_since + limit <= at:
+            name, at = state, self.state_since + limit
+        return name, at
+
+    def deadline_due(self) -> str | None:
+        """The deadline that has passed, if one has."""
+        name, at = self.next_deadline()
+        return name if self.now > at else None
+
+    def sleep(self, seconds: float) -> Flow:
+        """Wait ``seconds``, or until the next deadline if that comes first.
+
+        Raises:
+            DeadlineReached: the deadline came first (the wait was cut to it).
+        """
+        name, at = self.next_deadline()
+        left = at - self.now
+        if seconds >= left:
+            if left > 0:
+                yield from self.ask(Sleep(left))
+            if self.now <= at:  # the driver's sleep may round down: never past the deadline
+                self.now = max(self.now, at + 1e-9)
+            raise DeadlineReached(name)
+        if seconds > 0:
+            yield from self.ask(Sleep(seconds))
+
+    # -- observing -----------------------------------------------------------------------------
+
+    def observe(self, obs: Observation, via: Via, *, new_run: bool = False) -> Flow:
+        """Reconcile an observation with the lifecycle. Returns whether the status moved.
+
+        The server is authoritative on terminal statuses: a terminal status the table does not
+        reach from the current state is recorded (an anomaly) and ends the drive with the
+        server's status; the run is never polled or cancelled again.
+
+        Raises:
+            Stop: the server reported a terminal status the lifecycle cannot reach.
+        """
+        if new_run or not self.run_id:
+            self.run_id = obs.id
+        elif obs.id != self.run_id:
+            yield from self.note(
+                logging.WARNING, "an answer about another run; ignored", seen=obs.id
+            )
+            return False
+        self.last = obs
+        lc = self.lc
+        entries = lc.observe(obs.status, via=via, at=self.wall, tool_calls=obs.tool_calls)
+        if entries:
+            self.state_since = self.now
+            yield from save(self)
+            yield from self.emit(StatusSeen(obs.id, tuple(entries), lc._status, obs.payload))
+            return True
+        if obs.status in self.facts.terminal and not lc.is_terminal:
+            yield from self.note(
+                logging.WARNING,
+                "the server reports a terminal status the table does not reach; it ends the drive",
+                state=lc._status,
+                status=obs.status,
+            )
+            raise Stop(self.ending(EndingKind.TERMINAL, status=obs.status, detail="off_table"))
+        return False
+
+    def answered(self, response: Any) -> Flow:
+        """Take the answer to our own mutating request (see ``DriveApi.answered``)."""
+        assert isinstance(response, HttpResponse)
+        self.schedule.after_action(response.headers)
+        parsed = self.binding.parse(response.body)
+        if isinstance(parsed, Failure):
+            yield from self.note(logging.WARNING, "an answer is unreadable", error=parsed.message)
+            return False
+        yield from self.observe(parsed, Via.CLIENT)
+        return True
+
+    def step_seen(self, step_id: str, payload: Any) -> Flow:
+        """Report a completed run step once."""
+        if step_id not in self.seen_steps:
+            self.seen_steps.add(step_id)
+            yield from self.emit(StepSeen(self.run_id, payload))
+
+    def message_seen(self, message_id: str, payload: Any, text: str) -> Flow:
+        """Report a completed assistant message once, and keep its text."""
+        if message_id not in self.messages:
+            self.messages[message_id] = text
+            yield from self.emit(MessageSeen(self.run_id, payload, text))
+
+    def report(self, item: StreamItem) -> Flow:
+        """Emit a completed step or message once (an empty item is skipped)."""
+        if item.step is not None:
+            yield from self.step_seen(item.step_id, item.step)
+        elif item.message is not None:
+            yield from self.message_seen(item.message_id, item.message, item.text)
+
+    def stream_failed(self, why: str) -> Flow:
+        """Stop streaming: polling takes over from here."""
+        if self.streaming:
+            self.stream_fallbacks += 1
+            self.streaming = False
+            yield from self.note(logging.WARNING, "no stream; polling instead", why=why)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy."""
+        return self.config.retry
+
+    def cancel_other(self, run_id: str) -> Flow:
+        """Cancel another run of the same scope and follow it to its end (a child drive with no
+        store, tools or signal). Returns its :class:`Ending`."""
+        child = Drive(
+            self.binding,
+            config=dataclasses.replace(self.config, fetch_messages=False),
+            scope=self.scope,
+            run_id=run_id,
+            now=self.now,
+            wall=self.wall,
+            rng=self.rng,
+        )
+        result: DriveResult = yield from child.cancel()
+        self.requests += child.requests
+        self.now, self.wall = child.now, child.wall
+        return result.ending
+
+    # -- entry points --------------------------------------------------------------------------
+
+    def create(self, args: Mapping[str, Any], op_id: str | None = None) -> Flow:
+        """Create the run and drive it to an end. Returns the :class:`DriveResult`.
+
+        Args:
+            args: the API's create arguments (``assistant_id``, ``metadata``...).
+            op_id: the create intent's id (tagged on the run's metadata); a fresh one from the
+                drive's ``rng`` by default.
+
+        Raises:
+            CallFailed: the create failed for good (no run is known to exist).
+            ThreadBusy: the Assistants thread has an active run the policy does not resolve.
+        """
+        op = op_id or self.binding.op_id_from(args) or new_op_id(self.rng)
+        return self.guarded(_loop.create_body(self, args, op))
+
+    def attach(self) -> Flow:
+        """Drive the existing run ``run_id`` to an end. Returns the :class:`DriveResult`."""
+        return self.guarded(_loop.attach_body(self))
+
+    def resume(
+        self,
+        lifecycle: RunLifecycle,
+        ledger: ToolLedger,
+        *,
+        op_id: str | None = None,
+        started: Collection[str] = (),
+        unfinished: Collection[str] = (),
+    ) -> Flow:
+        """Continue a run an earlier drive left, with its lifecycle, ledger and effect log.
+
+        Args:
+            lifecycle: the restored lifecycle.
+            ledger: the restored ledger (mutated by this drive).
+            op_id: the run's create intent, if known.
+            started: call ids the effect log records ``started``.
+            unfinished: call ids ``started`` with no ``finished`` record.
+        """
+        return self.guarded(_loop.resume_body(self, lifecycle, ledger, op_id, started, unfinished))
+
+    def adopt_create(self, op_id: str) -> Flow:
+        """Find the run a create intent produced and drive it (``not_created`` if none)."""
+        return self.guarded(_loop.adopt_body(self, op_id))
+
+    def cancel(self) -> Flow:
+        """Cancel the run ``run_id`` and follow it until it ends or the cancelling deadline."""
+        return self.guarded(_loop.cancel_body(self))
+
+    def interrupted(self) -> Flow:
+        """After a local interruption: one cancel for a live run, then finish ``interrupted``."""
+        return _loop.interrupted(self)
+
+    # -- endings -------------------------------------------------------------------------------
+
+    def ending(
+        self, kind: EndingKind, *, status: str | None = None, detail: str | None = None
+    ) -> Ending:
+        """An :class:`Ending` of ``kind`` with the drive's current facts."""
+        seen = status if status is not None else self.lc._status
+        return Ending(
+            kind,
+            status=seen,
+            terminal=seen in self.facts.terminal,
+            deadline=self.deadline,
+            detail=detail,
+        )
+
+    def settled(self) -> Ending:
+        """The ending of a run the lifecycle saw terminal: the deadline's, if one passed."""
+        kind = EndingKind.DEADLINE if self.deadline is not None else EndingKind.TERMINAL
+        return self.ending(kind)
+
+    def guarded(self, body: Flow) -> Flow:
+        """Drive ``body`` to its ending, then finish. Returns the :class:`DriveResult`.
+
+        Once the run exists, an API error that outlasted its retries ends the drive with a
+        report, never an exception: a 404 is ``lost_handle``, anything else ``abandoned`` (the
+        run stays pending in the store for a later ``recover()``).
+
+        Raises:
+            CallFailed: a request failed for good before any run was known to exist (a create
+                refused by the server closes its intent; one whose outcome is unknown leaves
+                it open, so ``recover()`` can look the run up).
+            ThreadBusy: the Assistants binding could not clear the thread.
+        """
+        try:
+            yield from body
+            ending = self.settled()
+        except Stop as stop:
+            ending = stop.ending
+        except CallFailed as failed:
+            if not self.run_id:
+                if failed.failure.kind is FailureKind.STATUS and not failed.failure.outcome_unknown:
+                    yield from abandon_create(self)  # refused: no run exists for the intent
+                raise CallFailed(failed.op, failed.failure) from None
+            ending = self._failed(failed)
+        except DeadlineReached as reached:
+            if not self.run_id:  # the intent stays open: recover() looks the run up
+                timeout = Failure(FailureKind.TIMEOUT, message=f"{reached.name} deadline passed")
+                raise CallFailed("create", timeout) from None
+            self.deadline = self.deadline or reached.name
+            ending = self.ending(EndingKind.DEADLINE)
+        except ThreadBusy:
+            yield from abandon_create(self)
+            raise
+        return (yield from _loop.finish(self, ending))
+
+    def _failed(self, failed: CallFailed) -> Ending:
+        failure = failed.failure
+        if failure.kind is FailureKind.STATUS and failure.status == 404:
+            return self.ending(EndingKind.LOST_HANDLE)
+        return self.ending(EndingKind.ABANDONED, detail=failure.reason)
+
+    def result(self, ending: Ending) -> DriveResult:
+        """The :class:`DriveResult` for ``ending``."""
+        lc = self.lc
+        status = ending.status
+        lost_race = self.cancel_requested and ending.terminal
+        lost_race = lost_race and status not in self.facts.cancel_success
+        return DriveResult(
+            ending=ending,
+            run_id=self.run_id,
+            scope=self.scope,
+            lifecycle_name=lc.spec.name,
+            history=lc.history,
+            anomalies=lc.anomalies,
+            ledger=self.ledger,
+            lifecycle=lc,
+            payload=self.last.payload if self.last is not None else None,
+            messages=tuple(self.messages.values()),
+            requests=self.requests,
+            stream_fallbacks=self.stream_fallbacks,
+            cancel_requested=self.cancel_requested,
+            cancel_lost_race=lost_race,
+        )
+
+
+def new_op_id(rng: random.Random) -> str:
+    """A create intent's id, from the drive's random source (replayable)."""
+    return f"{rng.getrandbits(128):032x}"
