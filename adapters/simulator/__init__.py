@@ -4,8 +4,7 @@ Runs follow scripted :class:`Scenario` s on an injectable clock, moved by the do
 behaviour the simulator states once for itself (``_behaviour.py``; it never reads the core's
 transition table, so it can catch a wrong one); faults are scripted per request;
 :class:`StatusScript` s serve misbehaving run objects (breaking the API's rules on purpose) for
-fault-injection tests. The real ``openai`` SDK is the
-client::
+fault-injection tests. The real ``openai`` SDK is the client::
 
     sim = Simulator(clock=None, default_scenario="order-total", profile="reference")
     with SimulatorServer(sim) as server:

@@ -64,6 +64,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from adapters.simulator.scenarios import ORDER_ITEMS
+
 __all__ = ["SCRIPTS", "STALE_CALL", "Advance", "ScriptCall", "ScriptRead", "StatusScript", "Step"]
 
 Json = dict[str, Any]
@@ -215,15 +217,9 @@ class ScriptRead:
     time: float
 
 
-_ORDER_ITEMS = {
-    "items": [
-        {"item_type": "books", "quantity": 2},
-        {"item_type": "stationery", "quantity": 3},
-        {"item_type": "electronics", "quantity": 1},
-    ]
-}
-#: the one call of the stale-replay script (the same id on every run of it)
-STALE_CALL = ScriptCall.of("call_st4leRepl4yOrderT0ta1", "calculate_order_total", _ORDER_ITEMS)
+#: the one call of the stale-replay script (the same id on every run of it), with the
+#: order-total scenario's arguments
+STALE_CALL = ScriptCall.of("call_st4leRepl4yOrderT0ta1", "calculate_order_total", ORDER_ITEMS)
 
 #: The named status scripts every simulator starts with (beside ``SCENARIOS``; a name is in one
 #: or the other); pick one with ``metadata={"scenario": name}`` like a scenario. Reads a client
