@@ -41,10 +41,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from transitions import Machine
-from transitions.core import Event, EventData
+from transitions.core import Event
 
 from lifecycle._guards import GUARDS, GuardContext
 from lifecycle._records import (
@@ -75,8 +75,16 @@ _new_tuple = tuple.__new__
 # -- the shared machine per spec ---------------------------------------------------------------
 
 
-def _on_enter_awaiting(ev: EventData) -> None:
-    run = cast(RunLifecycle, ev.model)
+class _RunEvent(Protocol):
+    """What the machine's callbacks read of ``transitions``' ``EventData``: the machine only ever
+    fires on a :class:`RunLifecycle` (typed this way, a callback needs no ``cast`` per call)."""
+
+    model: RunLifecycle
+    kwargs: dict[str, Any]
+
+
+def _on_enter_awaiting(ev: _RunEvent) -> None:
+    run = ev.model
     ctx = run._ctx
     command = DispatchTools(run._status, ctx.tool_calls if ctx is not None else ())
     outbox = run._outbox
@@ -86,11 +94,11 @@ def _on_enter_awaiting(ev: EventData) -> None:
         outbox.append(command)
 
 
-def _finisher(status: str) -> Callable[[EventData], None]:
+def _finisher(status: str) -> Callable[[_RunEvent], None]:
     command = Finished(status)  # immutable, so one instance serves every run
 
-    def on_enter_terminal(ev: EventData) -> None:
-        run = cast(RunLifecycle, ev.model)
+    def on_enter_terminal(ev: _RunEvent) -> None:
+        run = ev.model
         outbox = run._outbox
         if outbox is None:
             run._outbox = [command]
@@ -100,11 +108,11 @@ def _finisher(status: str) -> Callable[[EventData], None]:
     return on_enter_terminal
 
 
-def _condition(guard_name: str) -> Callable[[EventData], bool]:
+def _condition(guard_name: str) -> Callable[[_RunEvent], bool]:
     guard = GUARDS[guard_name]
 
-    def check(ev: EventData) -> bool:
-        run = cast(RunLifecycle, ev.model)
+    def check(ev: _RunEvent) -> bool:
+        run = ev.model
         ctx = run._ctx
         return guard(ctx if ctx is not None else run._context(), ev.kwargs) is None
 
