@@ -461,7 +461,10 @@ class Drive:
                 timeout = Failure(FailureKind.TIMEOUT, message=f"{reached.name} deadline passed")
                 raise CallFailed("create", timeout) from None
             self.deadline = self.deadline or reached.name
-            ending = self.ending(EndingKind.DEADLINE)
+            cancelling = self.cancel_started is not None  # a deadline cut the cancel short
+            ending = self.ending(
+                EndingKind.CANCEL_UNCONFIRMED if cancelling else EndingKind.DEADLINE
+            )
         except ThreadBusy:
             yield from abandon_create(self)
             raise
