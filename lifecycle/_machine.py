@@ -221,9 +221,12 @@ def _compile_routes(
         for target in sorted(spec.state_values - {source}):
             direct = spec.edge_between(source, target)
             plans = {_choose(spec, source, target, failing) for failing in combos}
+            plan = plans.pop() if len(plans) == 1 else None
             if direct is not None and direct.guard is None:
                 live[source, target] = _route(spec, events, (direct,))
-            elif len(plans) == 1 and (plan := plans.pop()) is not None:
+            elif plan is not None and all(e.guard is None for e in plan[0]):
+                # the same path whatever the guards say (such a path has no guarded edge; the
+                # check keeps a route from ever stopping halfway on a refused condition)
                 live[source, target] = _route(spec, events, plan[0])
             elif direct is not None and target not in spec.awaiting_client_values:
                 live[source, target] = _route(spec, events, (direct,))  # its guard decides
