@@ -44,7 +44,6 @@ from lifecycle.errors import (
 )
 
 if TYPE_CHECKING:
-    from lifecycle._dispatch import Prepared as Prepared  # deprecated here, see _PRIVATE
     from lifecycle._dispatch import ToolErrorKind, ToolOutput, redact_secrets
     from lifecycle._ledger import CallState, LedgerEntry, ToolLedger
     from lifecycle._snapshot import LifecycleSnapshot
@@ -139,10 +138,6 @@ _PRIVATE: dict[str, str] = {
     "Prepared": "lifecycle._dispatch",
 }
 
-#: private names that do not warn yet: adapters/openai still imports ``Prepared`` from here, and
-#: pytest turns warnings into errors; drop the entry once it imports ``lifecycle._dispatch``
-_QUIET_FOR_NOW = frozenset({"Prepared"})
-
 
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
@@ -152,12 +147,11 @@ def __getattr__(name: str) -> object:
         return value
     module = _PRIVATE.get(name)
     if module is not None:
-        if name not in _QUIET_FOR_NOW:
-            warnings.warn(
-                f"lifecycle.{name} is internal and no longer exported; import it from {module}",
-                DeprecationWarning,
-                stacklevel=2,
-            )
+        warnings.warn(
+            f"lifecycle.{name} is internal and no longer exported; import it from {module}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -264,14 +264,13 @@ def test_all_names_resolve_and_internal_names_warn() -> None:
     """Every exported name resolves; a dropped one still imports, with a warning."""
     missing = [name for name in lifecycle.__all__ if not hasattr(lifecycle, name)]
     assert missing == []
-    for name in ("GUARDS", "GuardContext", "build_machine"):
+    for name in ("GUARDS", "GuardContext", "build_machine", "Prepared"):
         assert name not in lifecycle.__all__
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             assert getattr(lifecycle, name) is not None
         assert [w.category for w in caught] == [DeprecationWarning]
         assert "lifecycle._" in str(caught[0].message)
-    assert "Prepared" not in lifecycle.__all__
 
 
 def test_import_lifecycle_does_not_load_pydantic() -> None:
