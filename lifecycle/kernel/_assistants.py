@@ -34,7 +34,7 @@ from lifecycle._dispatch import ToolOutput
 from lifecycle._records import ToolCall, Via
 from lifecycle._table import ASSISTANTS_RUN
 from lifecycle.kernel._binding import DriveApi, Flow, Observation, StreamItem
-from lifecycle.kernel._errors import CallFailed, OutcomeUnknown, ThreadBusy
+from lifecycle.kernel._errors import CallFailed, DeadlineReached, OutcomeUnknown, ThreadBusy
 from lifecycle.kernel._messages import (
     Failure,
     FailureKind,
@@ -285,7 +285,15 @@ class AssistantsBinding:
                 attempts += 1
                 if attempts >= api.retry.max_attempts:
                     raise CallFailed(unknown.op, unknown.failure) from None
-                yield from api.sleep(retry_delay(None, attempts, api.retry, api.rng))
+                try:
+                    yield from api.sleep(retry_delay(None, attempts, api.retry, api.rng))
+                except DeadlineReached:
+                    # out of time before the run was seen: one last look, then give up (the
+                    # intent stays open for recover())
+                    found = yield from self.find_created(api, op_id)
+                    if found:
+                        return None
+                    raise
                 continue
             except CallFailed as failed:
                 failure = failed.failure

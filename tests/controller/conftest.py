@@ -7,6 +7,7 @@ runs against the sync and the async driver (the ``ctl`` fixture is parametrized)
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from adapters.openai import AsyncRunController, RunController, RunOutcome
-from adapters.simulator import ManualClock, Simulator, SimulatorServer
+from adapters.simulator import ManualClock, ServerProfile, Simulator, SimulatorServer
 from lifecycle import ToolRegistry
 
 API_KEY = "sk-sim-test-0123456789abcdef"
@@ -129,15 +130,23 @@ class Env:
         return str(run.id)
 
 
-@pytest.fixture
-def env() -> Iterator[Env]:
+@contextlib.contextmanager
+def open_env(profile: str | ServerProfile, **sim: Any) -> Iterator[Env]:
+    """A simulator with ``profile`` on loopback, its manual clock, a sync client, an assistant."""
     clock = ManualClock(autoadvance=0.01)
-    sim = Simulator(clock=clock, poll_after_ms=20, seed=7)
-    with SimulatorServer(sim) as server:
+    simulator = Simulator(clock=clock, seed=7, profile=profile, **sim)
+    with SimulatorServer(simulator) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
         assistant = quiet(lambda: client.beta.assistants.create(model="sim-model"))
-        yield Env(sim, clock, server, client, str(assistant.id))
+        yield Env(simulator, clock, server, client, str(assistant.id))
         client.close()
+
+
+@pytest.fixture
+def env(sim_profile: str) -> Iterator[Env]:
+    """The simulator (the session's ``--sim-profile``) on loopback, its clock and a client."""
+    with open_env(sim_profile, poll_after_ms=20) as e:
+        yield e
 
 
 @pytest.fixture

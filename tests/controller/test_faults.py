@@ -224,6 +224,7 @@ def test_create_applied_then_dropped_adopts_the_run(make_driver: MakeDriver, env
     assert len(env.sim.runs) == 1
 
 
+@pytest.mark.reference_server
 def test_poll_after_header_is_honoured_on_every_poll(make_driver: MakeDriver, env: Env) -> None:
     """Each wait equals the openai-poll-after-ms of the response just before it."""
     given: list[int] = []
@@ -253,6 +254,7 @@ def test_no_header_falls_back_to_the_configured_interval(make_driver: MakeDriver
 # -- streaming ---------------------------------------------------------------------------------
 
 
+@pytest.mark.reference_server
 def test_streaming_feeds_the_machine_edge_by_edge(make_driver: MakeDriver, env: Env) -> None:
     """With stream=True every transition arrives via the stream, none inferred, no polling."""
     outcome = make_driver().run("order-total", stream=True)

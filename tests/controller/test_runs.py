@@ -269,6 +269,7 @@ def test_tool_rounds_past_the_cap_cancel_the_run(
     assert len(submitted(env, outcome)) == 1
 
 
+@pytest.mark.reference_server
 def test_streamed_second_round_is_dispatched_without_an_extra_poll(
     make_driver: MakeDriver, env: Env, toolbox: ToolBox
 ) -> None:

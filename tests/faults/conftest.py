@@ -10,7 +10,8 @@ from tests.faults.harness import World
 
 
 @pytest.fixture
-def world() -> Iterator[World]:
-    """A served simulator on a manual clock, with the SDK client, an assistant and helpers."""
-    with World() as w:
+def world(sim_profile: str) -> Iterator[World]:
+    """A served simulator (the session's ``--sim-profile``) on a manual clock, with the SDK
+    client, an assistant and helpers."""
+    with World(profile=sim_profile) as w:
         yield w

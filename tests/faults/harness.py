@@ -7,8 +7,8 @@
 * :class:`Rewriter` - an ASGI layer around the simulator's app that rewrites run payloads on
   their way out, per thread: a stale read (a status from the past), an unknown status string, a
   terminal flip, a replayed old ``required_action``, a missing ``required_action``, or an SSE
-  stream closed cleanly after N events. The simulator itself only ever moves along the table;
-  everything that breaks the table is injected here, on the wire, where a real server would.
+  stream closed cleanly after N events. The simulator itself only follows the documented API
+  behaviour; everything that breaks it is injected here, on the wire, where a real server would.
 * :class:`Effects` - tool doubles that count real executions (the effect ledger of the tests).
 * :func:`scenario` - register a one-off scenario (status script) on the simulator.
 * :func:`wait_until` - wait for a condition with a deadline (no bare sleeps in tests).
@@ -174,7 +174,7 @@ class Rewriter:
             if closed:
                 return
             if message["type"] == "http.response.start":
-                headers = dict(message.get("headers", []))
+                headers = {bytes(k).lower(): bytes(v) for k, v in message.get("headers", [])}
                 streaming = b"text/event-stream" in headers.get(b"content-type", b"")
                 if streaming:
                     await send(message)
@@ -238,6 +238,8 @@ class World:
 
     Args:
         poll_after_ms: the simulator's ``openai-poll-after-ms`` policy.
+        profile: the simulator's server profile (``adapters.simulator.PROFILES``; the tests'
+            ``--sim-profile`` by default through the ``world`` fixture).
         autoadvance: the manual clock's autoadvance (for streams read from the test thread).
         keepalive: reuse connections; off, every request opens its own, so a connection the
             server dropped can never be picked from the pool by the next request (a race
@@ -245,11 +247,16 @@ class World:
     """
 
     def __init__(
-        self, *, poll_after_ms: int | None = 5, autoadvance: float = 0.0, keepalive: bool = True
+        self,
+        *,
+        poll_after_ms: int | None = 5,
+        autoadvance: float = 0.0,
+        keepalive: bool = True,
+        profile: str | None = None,
     ) -> None:
         self.keepalive = keepalive
         self.clock = ManualClock(autoadvance=autoadvance)
-        self.sim = Simulator(clock=self.clock, poll_after_ms=poll_after_ms, seed=7)
+        self.sim = Simulator(clock=self.clock, poll_after_ms=poll_after_ms, seed=7, profile=profile)
         self.rewriter = Rewriter(self.sim.app)
         self.sim.app = self.rewriter
         self.server = SimulatorServer(self.sim)

@@ -214,6 +214,7 @@ def test_s26_the_same_status_from_stream_and_poll_is_logged_once() -> None:
     assert lc.anomalies == ()
 
 
+@pytest.mark.reference_server
 def test_s26_a_streamed_run_logs_each_status_once(world: World) -> None:
     """S26 end to end: a streamed run (stream events plus the create response) logs once each."""
     world.clock.autoadvance = 0.005

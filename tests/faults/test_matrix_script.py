@@ -36,6 +36,7 @@ def test_s01_plain_run_logs_three_statuses(world: World) -> None:
     assert out.text == "hi"
 
 
+@pytest.mark.reference_server
 def test_s02_repeats_collapse_and_a_skip_is_accepted(world: World) -> None:
     """S02: many polls of the same status log it once; a queued -> completed jump is inferred."""
     world.sim.poll_after_ms = 200  # the first poll after create lands after completion

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
@@ -79,6 +80,7 @@ from adapters.simulator import (
 from adapters.simulator._records import ApiError
 from adapters.store import EffectPhase, RunStore
 from lifecycle import ASSISTANTS_RUN, CallState, RunStatus, ToolRegistry
+from lifecycle.kernel import CallFailed
 from tests.faults.harness import SECRET_KEY, Effects, Rule, World, journal_is_continuous
 
 SPEC = ASSISTANTS_RUN
@@ -277,10 +279,13 @@ def _cancel(kind: str) -> CancelBehaviour:
 class Job:
     """One drive: ``run()`` of a new run, or ``recover()`` after a restart."""
 
-    def __init__(self, kind: str, started: float, creates: int, sent: int) -> None:
+    def __init__(
+        self, kind: str, started: float, creates: int, sent: int, runs: frozenset[str]
+    ) -> None:
         self.kind = kind
         self.started = started  # simulated time at launch
         self.creates = creates  # POST /runs the simulator had seen at launch
+        self.runs = runs  # the thread's runs on the server at launch
         self.sent = sent  # index into the rewriter's sent log at launch
         self.overdue_steps = 0
         self.tried: set[str] = set()  # once-per-drive rules already applied
@@ -361,7 +366,8 @@ class ControllerMachine(RuleBasedStateMachine):
 
     def _launch(self, kind: str, job: Callable[[], Any]) -> None:
         w = self.world
-        self.job = Job(kind, w.clock(), self._creates(), len(w.rewriter.sent))
+        runs = frozenset(w.runs_on(self.thread)) if self.thread else frozenset()
+        self.job = Job(kind, w.clock(), self._creates(), len(w.rewriter.sent), runs)
         self._count_before = len(w.sim.requests)
         self.gate.launch(job)
         self._after_release()
@@ -604,6 +610,17 @@ class ControllerMachine(RuleBasedStateMachine):
             # I6: refused locally, without a create request, and the thread really is busy
             assert self._creates() == job.creates, "I6: a create was sent to a busy thread"
             assert self._busy(), f"ThreadBusy but nothing is active: {error}"
+            return
+        if job.kind == "run" and isinstance(error, openai.APIError | CallFailed):
+            # I7: a create may fail for good only once the overall deadline passed before any
+            # run was seen; nothing is lost: no new run exists, or the store keeps the intent
+            # open for recover()
+            assert self.world.clock() > job.started + OVERALL_S, f"I7: create failed: {error}"
+            new_runs = set(self.world.runs_on(self.thread)) - job.runs
+            unbound = self.store.unbound_creates() if self.store is not None else []
+            assert not new_runs or any(i.thread_id == self.thread for i in unbound), (
+                f"I7: the create failed but run(s) {new_runs} exist and no intent is open"
+            )
             return
         if error is not None:  # I7: nothing else may escape the controller
             text = "".join(traceback.format_exception(error))
