@@ -22,17 +22,24 @@ Three steps need more than one request:
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote
 
 from lifecycle._dispatch import ToolOutput
-from lifecycle._records import ToolCall, Via
+from lifecycle._records import Via
 from lifecycle._table import ASSISTANTS_RUN
+from lifecycle.kernel._assistants_json import (
+    EMPTY,
+    json_value,
+    malformed,
+    message_item,
+    page,
+    parse_run,
+    step_item,
+)
 from lifecycle.kernel._binding import DriveApi, Flow, Observation, StreamItem
 from lifecycle.kernel._errors import CallFailed, DeadlineReached, OutcomeUnknown, ThreadBusy
 from lifecycle.kernel._messages import (
@@ -56,122 +63,10 @@ _BETA = {"OpenAI-Beta": "assistants=v2"}
 #: the server's 400 texts for "a run is active on this thread" (create, and add-message)
 _ACTIVE_RUN = re.compile(r"already has an active run|while a run .* is active", re.IGNORECASE)
 _TERMINAL = ASSISTANTS_RUN.terminal_values
-_EMPTY = StreamItem()
-_MESSAGE_DONE = "completed"  # Message.status (messages have no lifecycle table)
-_STEP_DONE = "completed"  # StepStatus.COMPLETED
-
-
-def _malformed(message: str) -> Failure:
-    return Failure(FailureKind.MALFORMED, message=message)
 
 
 def _q(value: str) -> str:
     return quote(value, safe="")
-
-
-def _json(body: bytes) -> Any:
-    """The JSON value of a body, or a ``MALFORMED`` failure."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return _malformed("the body is not JSON")
-
-
-def _tool_calls(action: Any) -> tuple[ToolCall, ...] | Failure | None:
-    """The function calls of a ``required_action``; ``None`` when it carries none."""
-    if action is None:
-        return None
-    if not isinstance(action, dict):
-        return _malformed("required_action is not an object")
-    outputs = action.get("submit_tool_outputs")
-    if outputs is None:
-        return None
-    if not isinstance(outputs, dict):
-        return _malformed("submit_tool_outputs is not an object")
-    calls = outputs.get("tool_calls") or []
-    if not isinstance(calls, list):
-        return _malformed("tool_calls is not a list")
-    out: list[ToolCall] = []
-    for call in calls:
-        fn = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(fn, dict):
-            return _malformed("a tool call without a function")
-        cid, name, arguments = call.get("id"), fn.get("name"), fn.get("arguments", "")
-        if not isinstance(cid, str) or not cid or not isinstance(name, str):
-            return _malformed("a tool call without an id or a name")
-        if not isinstance(arguments, str):
-            return _malformed("tool call arguments are not a string")
-        out.append(ToolCall(cid, name, arguments))
-    return tuple(out)
-
-
-def parse_run(data: Any) -> Observation | Failure:
-    """A run object (decoded JSON) as an :class:`Observation`, or a ``MALFORMED`` failure."""
-    if not isinstance(data, dict):
-        return _malformed("not a JSON object")
-    run_id, status = data.get("id"), data.get("status")
-    if not isinstance(run_id, str) or not run_id or not isinstance(status, str):
-        return _malformed("not a run object (no id or status)")
-    calls = _tool_calls(data.get("required_action"))
-    if isinstance(calls, Failure):
-        return calls
-    expires = data.get("expires_at")
-    expires_at = (
-        float(expires)
-        if isinstance(expires, int | float)
-        and not isinstance(expires, bool)
-        and math.isfinite(expires)
-        else None
-    )
-    meta = data.get("metadata")
-    metadata = (
-        {k: v for k, v in meta.items() if isinstance(k, str) and isinstance(v, str)}
-        if isinstance(meta, dict)
-        else {}
-    )
-    return Observation(run_id, status, calls, expires_at, metadata, data)
-
-
-def _page(body: bytes) -> list[Any] | Failure:
-    """The ``data`` list of a list answer."""
-    data = _json(body)
-    if isinstance(data, Failure):
-        return data
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        return _malformed("not a list object")
-    items: list[Any] = data["data"]
-    return items
-
-
-def _message_text(message: Mapping[str, Any]) -> str:
-    parts = []
-    for block in message.get("content") or ():
-        text = (
-            block.get("text") if isinstance(block, dict) and block.get("type") == "text" else None
-        )
-        value = text.get("value") if isinstance(text, dict) else None
-        if isinstance(value, str):
-            parts.append(value)
-    return "".join(parts)
-
-
-def _message_item(message: Any) -> StreamItem:
-    """A completed assistant message as an item (anything else: an empty item)."""
-    if not isinstance(message, dict) or not isinstance(message.get("id"), str):
-        return _EMPTY
-    if message.get("role") != "assistant" or message.get("status") != _MESSAGE_DONE:
-        return _EMPTY
-    return StreamItem(message=message, message_id=message["id"], text=_message_text(message))
-
-
-def _step_item(step: Any) -> StreamItem:
-    if (
-        isinstance(step, dict)
-        and step.get("status") == _STEP_DONE
-        and isinstance(step.get("id"), str)
-    ):
-        return StreamItem(step=step, step_id=step["id"])
-    return _EMPTY
 
 
 class AssistantsBinding:
@@ -226,7 +121,7 @@ class AssistantsBinding:
 
     def parse(self, body: bytes) -> Observation | Failure:
         """A run body as an :class:`Observation`, or a ``MALFORMED`` failure."""
-        data = _json(body)
+        data = json_value(body)
         return data if isinstance(data, Failure) else parse_run(data)
 
     def parse_event(self, event: SseEvent) -> StreamItem:
@@ -234,17 +129,17 @@ class AssistantsBinding:
         an ``error`` event fails the stream; anything else is skipped."""
         name = event.event
         if name.startswith("thread.run.step."):
-            return _step_item(event.data)
+            return step_item(event.data)
         if name.startswith("thread.run."):
             parsed = parse_run(event.data)
             if isinstance(parsed, Failure):
                 return StreamItem(failure=parsed)
             return StreamItem(observation=parsed)
         if name == "thread.message.completed":
-            return _message_item(event.data)
+            return message_item(event.data)
         if name == "error":
             return StreamItem(failure=Failure(FailureKind.STREAM, message="error event"))
-        return _EMPTY
+        return EMPTY
 
     # -- create ---------------------------------------------------------------------------------
 
@@ -278,22 +173,10 @@ class AssistantsBinding:
             try:
                 value = yield from api.call("create", http, mutating=True)
             except OutcomeUnknown as unknown:
-                found = yield from self.find_created(api, op_id)
-                if found:
-                    yield from api.stream_failed("the create's answer was lost")
-                    return None
                 attempts += 1
-                if attempts >= api.retry.max_attempts:
-                    raise CallFailed(unknown.op, unknown.failure) from None
-                try:
-                    yield from api.sleep(retry_delay(None, attempts, api.retry, api.rng))
-                except DeadlineReached:
-                    # out of time before the run was seen: one last look, then give up (the
-                    # intent stays open for recover())
-                    found = yield from self.find_created(api, op_id)
-                    if found:
-                        return None
-                    raise
+                found = yield from self._after_lost_create(api, op_id, unknown, attempts)
+                if found:
+                    return None
                 continue
             except CallFailed as failed:
                 failure = failed.failure
@@ -313,7 +196,28 @@ class AssistantsBinding:
             found = yield from self.find_created(api, op_id)
             if found:
                 return None
-            raise CallFailed("create", _malformed("the create's answer is unreadable"))
+            raise CallFailed("create", malformed("the create's answer is unreadable"))
+
+    def _after_lost_create(
+        self, api: DriveApi, op_id: str, unknown: OutcomeUnknown, attempts: int
+    ) -> Flow:
+        """A create whose outcome is unknown: find its run by ``op_id``; if none carries it, wait
+        to send it again (``False``), or give up (raise) once out of attempts or of time (the
+        intent then stays open for ``recover()``). Returns ``True`` when the run was found."""
+        found = yield from self.find_created(api, op_id)
+        if found:
+            yield from api.stream_failed("the create's answer was lost")
+            return True
+        if attempts >= api.retry.max_attempts:
+            raise CallFailed(unknown.op, unknown.failure) from None
+        try:
+            yield from api.sleep(retry_delay(None, attempts, api.retry, api.rng))
+        except DeadlineReached:
+            found = yield from self.find_created(api, op_id)  # out of time: one last look
+            if found:
+                return True
+            raise
+        return False
 
     def _list_runs(self, api: DriveApi) -> Flow:
         """The thread's most recent runs, as observations (garbage entries skipped)."""
@@ -321,13 +225,13 @@ class AssistantsBinding:
         for attempt in range(api.retry.max_attempts):
             response = yield from api.call("list_runs", http)
             assert isinstance(response, HttpResponse)
-            page = _page(response.body)
-            if not isinstance(page, Failure):
-                runs = [parse_run(item) for item in page]
+            items = page(response.body)
+            if not isinstance(items, Failure):
+                runs = [parse_run(item) for item in items]
                 return [r for r in runs if isinstance(r, Observation)]
-            yield from api.note(logging.WARNING, "run list unreadable", error=page.message)
+            yield from api.note(logging.WARNING, "run list unreadable", error=items.message)
             yield from api.sleep(retry_delay(None, attempt + 1, api.retry, api.rng))
-        raise CallFailed("list_runs", _malformed("the run list stayed unreadable"))
+        raise CallFailed("list_runs", malformed("the run list stayed unreadable"))
 
     def find_created(self, api: DriveApi, op_id: str) -> Flow:
         """Find the run carrying ``op_id`` on the thread and observe it. Returns whether found."""
@@ -380,10 +284,10 @@ class AssistantsBinding:
         )
         response = yield from api.call("list_steps", http)
         assert isinstance(response, HttpResponse)
-        page = _page(response.body)
-        if isinstance(page, Failure):
-            raise CallFailed("list_steps", page)
-        return page
+        items = page(response.body)
+        if isinstance(items, Failure):
+            raise CallFailed("list_steps", items)
+        return items
 
     def accepted_outputs(self, api: DriveApi, call_ids: Sequence[str]) -> Flow:
         """The ids whose output the run's ``tool_calls`` step holds, or ``None`` when no step
@@ -410,7 +314,7 @@ class AssistantsBinding:
     def watch(self, api: DriveApi) -> Flow:
         """Completed steps so far, and the messages when a new message step completed."""
         steps = yield from self._steps(api, "asc", 100)
-        items = [item for item in map(_step_item, steps) if item.step is not None]
+        items = [item for item in map(step_item, steps) if item.step is not None]
         fresh = [i for i in items if i.step_id not in api.seen_steps]
         if any(i.step is not None and i.step.get("type") == "message_creation" for i in fresh):
             items += yield from self.messages(api)
@@ -426,7 +330,7 @@ class AssistantsBinding:
         )
         response = yield from api.call("list_messages", http)
         assert isinstance(response, HttpResponse)
-        page = _page(response.body)
-        if isinstance(page, Failure):
-            raise CallFailed("list_messages", page)
-        return [item for item in map(_message_item, page) if item.message is not None]
+        items = page(response.body)
+        if isinstance(items, Failure):
+            raise CallFailed("list_messages", items)
+        return [item for item in map(message_item, items) if item.message is not None]

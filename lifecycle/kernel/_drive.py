@@ -34,12 +34,12 @@ from lifecycle._ledger import ToolLedger
 from lifecycle._machine import Hooks, RunLifecycle
 from lifecycle._records import Via
 from lifecycle._tools import ToolRegistry
-from lifecycle.kernel import _loop
+from lifecycle.kernel import _cancel, _deadlines, _finish, _loop
 from lifecycle.kernel._binding import Binding, Flow, Observation, StreamItem
 from lifecycle.kernel._config import ControllerConfig, RetryPolicy
-from lifecycle.kernel._durable import abandon_create, save
+from lifecycle.kernel._durable import save
 from lifecycle.kernel._ending import Ending, EndingKind
-from lifecycle.kernel._errors import CallFailed, DeadlineReached, OutcomeUnknown, Stop, ThreadBusy
+from lifecycle.kernel._errors import CallFailed, DeadlineReached, OutcomeUnknown, Stop
 from lifecycle.kernel._messages import (
     ApiCall,
     Emit,
@@ -49,7 +49,6 @@ from lifecycle.kernel._messages import (
     HttpResponse,
     Reply,
     Request,
-    Sleep,
 )
 from lifecycle.kernel._results import DriveResult, MessageSeen, Notice, StatusSeen, StepSeen
 from lifecycle.kernel._schedule import PollSchedule, retry_delay
@@ -227,41 +226,10 @@ class Drive:
 
     # -- time ----------------------------------------------------------------------------------
 
-    def next_deadline(self) -> tuple[str, float]:
-        """The nearest deadline that bounds the drive now: ``(name, monotonic time)``."""
-        cfg = self.config
-        if self.cancel_started is not None:
-            return "cancelling", self.cancel_started + self.facts.cancel_limit(cfg)
-        name, at = "overall", self.started + cfg.overall_timeout_s
-        if not self.run_id:  # no run yet (a create): only the overall deadline bounds it
-            return name, at
-        state = self.lc._status
-        limit = cfg.deadlines.get(state)
-        if limit is not None and self.state_since + limit <= at:
-            name, at = state, self.state_since + limit
-        return name, at
-
-    def deadline_due(self) -> str | None:
-        """The deadline that has passed, if one has."""
-        name, at = self.next_deadline()
-        return name if self.now > at else None
-
     def sleep(self, seconds: float) -> Flow:
-        """Wait ``seconds``, or until the next deadline if that comes first.
-
-        Raises:
-            DeadlineReached: the deadline came first (the wait was cut to it).
-        """
-        name, at = self.next_deadline()
-        left = at - self.now
-        if seconds >= left:
-            if left > 0:
-                yield from self.ask(Sleep(left))
-            if self.now <= at:  # the driver's sleep may round down: never past the deadline
-                self.now = max(self.now, at + 1e-9)
-            raise DeadlineReached(name)
-        if seconds > 0:
-            yield from self.ask(Sleep(seconds))
+        """Wait ``seconds``, or until the next deadline if that comes first (then raises
+        ``DeadlineReached``; see ``_deadlines.py``)."""
+        return _deadlines.sleep(self, seconds)
 
     # -- observing -----------------------------------------------------------------------------
 
@@ -374,11 +342,11 @@ class Drive:
             ThreadBusy: the Assistants thread has an active run the policy does not resolve.
         """
         op = op_id or self.binding.op_id_from(args) or new_op_id(self.rng)
-        return self.guarded(_loop.create_body(self, args, op))
+        return _finish.guarded(self, _loop.create_body(self, args, op))
 
     def attach(self) -> Flow:
         """Drive the existing run ``run_id`` to an end. Returns the :class:`DriveResult`."""
-        return self.guarded(_loop.attach_body(self))
+        return _finish.guarded(self, _loop.attach_body(self))
 
     def resume(
         self,
@@ -398,19 +366,20 @@ class Drive:
             started: call ids the effect log records ``started``.
             unfinished: call ids ``started`` with no ``finished`` record.
         """
-        return self.guarded(_loop.resume_body(self, lifecycle, ledger, op_id, started, unfinished))
+        body = _loop.resume_body(self, lifecycle, ledger, op_id, started, unfinished)
+        return _finish.guarded(self, body)
 
     def adopt_create(self, op_id: str) -> Flow:
         """Find the run a create intent produced and drive it (``not_created`` if none)."""
-        return self.guarded(_loop.adopt_body(self, op_id))
+        return _finish.guarded(self, _loop.adopt_body(self, op_id))
 
     def cancel(self) -> Flow:
         """Cancel the run ``run_id`` and follow it until it ends or the cancelling deadline."""
-        return self.guarded(_loop.cancel_body(self))
+        return _finish.guarded(self, _loop.cancel_body(self))
 
     def interrupted(self) -> Flow:
         """After a local interruption: one cancel for a live run, then finish ``interrupted``."""
-        return _loop.interrupted(self)
+        return _cancel.interrupted(self)
 
     # -- endings -------------------------------------------------------------------------------
 
@@ -425,78 +394,6 @@ class Drive:
             terminal=seen in self.facts.terminal,
             deadline=self.deadline,
             detail=detail,
-        )
-
-    def settled(self) -> Ending:
-        """The ending of a run the lifecycle saw terminal: the deadline's, if one passed."""
-        kind = EndingKind.DEADLINE if self.deadline is not None else EndingKind.TERMINAL
-        return self.ending(kind)
-
-    def guarded(self, body: Flow) -> Flow:
-        """Drive ``body`` to its ending, then finish. Returns the :class:`DriveResult`.
-
-        Once the run exists, an API error that outlasted its retries ends the drive with a
-        report, never an exception: a 404 is ``lost_handle``, anything else ``abandoned`` (the
-        run stays pending in the store for a later ``recover()``).
-
-        Raises:
-            CallFailed: a request failed for good before any run was known to exist (a create
-                refused by the server closes its intent; one whose outcome is unknown leaves
-                it open, so ``recover()`` can look the run up).
-            ThreadBusy: the Assistants binding could not clear the thread.
-        """
-        try:
-            yield from body
-            ending = self.settled()
-        except Stop as stop:
-            ending = stop.ending
-        except CallFailed as failed:
-            if not self.run_id:
-                if failed.failure.kind is FailureKind.STATUS and not failed.failure.outcome_unknown:
-                    yield from abandon_create(self)  # refused: no run exists for the intent
-                raise CallFailed(failed.op, failed.failure) from None
-            ending = self._failed(failed)
-        except DeadlineReached as reached:
-            if not self.run_id:  # the intent stays open: recover() looks the run up
-                timeout = Failure(FailureKind.TIMEOUT, message=f"{reached.name} deadline passed")
-                raise CallFailed("create", timeout) from None
-            self.deadline = self.deadline or reached.name
-            cancelling = self.cancel_started is not None  # a deadline cut the cancel short
-            ending = self.ending(
-                EndingKind.CANCEL_UNCONFIRMED if cancelling else EndingKind.DEADLINE
-            )
-        except ThreadBusy:
-            yield from abandon_create(self)
-            raise
-        return (yield from _loop.finish(self, ending))
-
-    def _failed(self, failed: CallFailed) -> Ending:
-        failure = failed.failure
-        if failure.kind is FailureKind.STATUS and failure.status == 404:
-            return self.ending(EndingKind.LOST_HANDLE)
-        return self.ending(EndingKind.ABANDONED, detail=failure.reason)
-
-    def result(self, ending: Ending) -> DriveResult:
-        """The :class:`DriveResult` for ``ending``."""
-        lc = self.lc
-        status = ending.status
-        lost_race = self.cancel_requested and ending.terminal
-        lost_race = lost_race and status not in self.facts.cancel_success
-        return DriveResult(
-            ending=ending,
-            run_id=self.run_id,
-            scope=self.scope,
-            lifecycle_name=lc.spec.name,
-            history=lc.history,
-            anomalies=lc.anomalies,
-            ledger=self.ledger,
-            lifecycle=lc,
-            payload=self.last.payload if self.last is not None else None,
-            messages=tuple(self.messages.values()),
-            requests=self.requests,
-            stream_fallbacks=self.stream_fallbacks,
-            cancel_requested=self.cancel_requested,
-            cancel_lost_race=lost_race,
         )
 
 

@@ -1,4 +1,4 @@
-"""The follow loop, polling, deadlines, cancel, and how each entry point starts and finishes.
+"""The entry points and the follow loop: how each drive starts, and the loop that follows a run.
 
 Theory of operation
 -------------------
@@ -12,9 +12,8 @@ One loop follows a run once it exists (:func:`follow`):
    sent, the cancelling one) either sends a cancel (``cancel_on_timeout``) or stops the drive;
 4. wait what the poll schedule says (cut short at the next deadline) and poll.
 
-A poll that fails for good (retries spent) or answers garbage is a *lost observation*: the loop
-polls again after the schedule's wait (a 429's ``retry-after`` first); the deadlines bound it. A
-404 ends the drive ``lost_handle``; any other error that is not retryable ends it ``abandoned``.
+Reading and polling are in ``_poll.py``, deadlines and cancel in ``_cancel.py``, tool rounds in
+``_rounds.py``, the end in ``_finish.py``.
 """
 
 from __future__ import annotations
@@ -25,21 +24,17 @@ from typing import TYPE_CHECKING, Any
 
 from lifecycle._ledger import ToolLedger
 from lifecycle._machine import RunLifecycle
-from lifecycle._records import DispatchTools, Via
+from lifecycle._records import DispatchTools
 from lifecycle.kernel._binding import Flow
-from lifecycle.kernel._durable import (
-    abandon_create,
-    begin_create,
-    close_run,
-    restore_effects,
-    save,
-)
-from lifecycle.kernel._ending import Ending, EndingKind
-from lifecycle.kernel._errors import CallFailed, DeadlineReached, OutcomeUnknown, Stop
-from lifecycle.kernel._messages import Failure, FailureKind, HttpResponse, StreamOpened
-from lifecycle.kernel._results import DriveResult
+from lifecycle.kernel._cancel import send_cancel
+from lifecycle.kernel._deadlines import deadline_due, on_deadline
+from lifecycle.kernel._durable import abandon_create, begin_create, restore_effects, save
+from lifecycle.kernel._ending import EndingKind
+from lifecycle.kernel._errors import CallFailed, DeadlineReached, Stop
+from lifecycle.kernel._finish import settled
+from lifecycle.kernel._messages import StreamOpened
+from lifecycle.kernel._poll import poll, read
 from lifecycle.kernel._rounds import reconcile_submit, tool_round
-from lifecycle.kernel._schedule import retry_delay
 from lifecycle.kernel._stream import consume
 
 if TYPE_CHECKING:
@@ -51,12 +46,9 @@ __all__ = [
     "attach_body",
     "cancel_body",
     "create_body",
-    "finish",
     "follow",
-    "interrupted",
-    "poll",
     "resume_body",
-    "send_cancel",
+    "watch",
 ]
 
 
@@ -129,22 +121,6 @@ def cancel_body(d: Drive) -> Flow:
     yield from follow(d)
 
 
-def interrupted(d: Drive) -> Flow:
-    """The task or thread driving the run was interrupted: send one cancel for a live run
-    (one attempt, no retry), then finish ``interrupted``. The driver bounds and shields it."""
-    if d.run_id and not d.lc.is_terminal and not d.cancel_requested:
-        d.lc.request_cancel()
-        d.cancel_requested = True
-        try:
-            response = yield from d.call(
-                "cancel", d.binding.cancel(d.scope, d.run_id), mutating=True
-            )
-            yield from d.observe(d.parse(response), Via.CLIENT)
-        except (CallFailed, Stop, DeadlineReached) as exc:
-            yield from d.note(logging.WARNING, "cancel after interruption failed", error=str(exc))
-    return (yield from finish(d, d.ending(EndingKind.INTERRUPTED)))
-
-
 # -- the loop ----------------------------------------------------------------------------------
 
 
@@ -153,10 +129,10 @@ def follow(d: Drive) -> Flow:
     while True:
         yield from act(d)
         if d.lc.is_terminal:
-            raise Stop(d.settled())
+            raise Stop(settled(d))
         if d.late_unsaved:
             yield from save(d)
-        due = d.deadline_due()
+        due = deadline_due(d)
         try:
             if due is not None:
                 raise DeadlineReached(due)
@@ -198,50 +174,6 @@ def act(d: Drive) -> Flow:
         yield from tool_round(d, calls)
 
 
-def on_deadline(d: Drive, name: str) -> Flow:
-    """A deadline passed: send a cancel (once), or stop."""
-    d.deadline = d.deadline or name
-    if d.cancel_started is not None:
-        raise Stop(d.ending(EndingKind.CANCEL_UNCONFIRMED))
-    yield from d.note(logging.WARNING, "deadline passed", deadline=name, state=d.lc._status)
-    if d.config.cancel_on_timeout and d.lc._status in d.facts.cancellable:
-        yield from send_cancel(d)
-        return
-    raise Stop(d.ending(EndingKind.DEADLINE))
-
-
-def read(d: Drive) -> Flow:
-    """Read the run once; a failure ends the drive (see :meth:`Drive.guarded`)."""
-    response = yield from d.call("retrieve", d.binding.retrieve(d.scope, d.run_id))
-    changed = yield from d.observe(d.parse(response), Via.POLL)
-    d.schedule.after_poll(response.headers, changed=changed)
-
-
-def poll(d: Drive) -> Flow:
-    """Poll the run. A failed or garbled poll is a lost observation: the loop polls again."""
-    try:
-        response = yield from d.call("retrieve", d.binding.retrieve(d.scope, d.run_id))
-    except CallFailed as failed:
-        failure = failed.failure
-        if not d.retryable(failure):
-            raise
-        yield from d.note(
-            logging.WARNING, "poll failed after its retries; polling on", error=failure.reason
-        )
-        d.schedule.after_failure(failure)
-        return
-    assert isinstance(response, HttpResponse)
-    parsed = d.binding.parse(response.body)
-    if isinstance(parsed, Failure):
-        yield from d.note(
-            logging.WARNING, "poll answered garbage; polling on", error=parsed.message
-        )
-        d.schedule.after_failure(parsed)
-        return
-    changed = yield from d.observe(parsed, Via.POLL)
-    d.schedule.after_poll(response.headers, changed=changed)
-
-
 def watch(d: Drive) -> Flow:
     """Report completed steps and messages (for ``events()`` callers)."""
     try:
@@ -251,71 +183,3 @@ def watch(d: Drive) -> Flow:
         return
     for item in items:
         yield from d.report(item)
-
-
-# -- cancel --------------------------------------------------------------------------------------
-
-
-def send_cancel(d: Drive) -> Flow:
-    """Send one cancel (resent only when it surely did not get in) and observe the answer."""
-    d.lc.request_cancel()
-    d.cancel_requested = True
-    if d.cancel_started is None:
-        d.cancel_started = d.now
-    attempts = 0
-    while True:
-        try:
-            response = yield from d.call(
-                "cancel", d.binding.cancel(d.scope, d.run_id), mutating=True
-            )
-        except OutcomeUnknown as unknown:
-            yield from read(d)
-            if d.lc.is_terminal or d.lc._status in d.facts.cancel_targets:
-                return
-            attempts += 1
-            if attempts >= d.config.retry.max_attempts:
-                raise CallFailed(unknown.op, unknown.failure) from None
-            yield from d.sleep(retry_delay(None, attempts, d.config.retry, d.rng))
-            continue
-        except CallFailed as failed:
-            if failed.failure.kind is FailureKind.STATUS and failed.failure.status == 400:
-                yield from d.note(logging.INFO, "cancel refused; re-reading the run")
-                yield from read(d)
-                return
-            raise
-        readable = yield from d.answered(response)
-        if not readable:  # applied (2xx), but unreadable: read the run
-            yield from read(d)
-        return
-
-
-# -- the end -----------------------------------------------------------------------------------
-
-
-def finish(d: Drive, ending: Ending) -> Flow:
-    """Settle every output with the ending's reason, save, and build the result."""
-    if d.config.fetch_messages and ending.terminal and d.run_id:
-        try:
-            items = yield from d.binding.messages(d)
-        except CallFailed as failed:  # the answer is a bonus; the outcome stands
-            yield from d.note(
-                logging.WARNING, "could not list messages", error=failed.failure.reason
-            )
-        else:
-            for item in items:
-                yield from d.report(item)
-    # I2: no output is left in limbo; each one not delivered says why (a later drive of a live
-    # run may still deliver it: the output stays recorded)
-    open_ids = d.ledger.unsettled()
-    if open_ids:
-        d.ledger.undelivered(open_ids, reason=ending.undelivered_reason)
-    yield from save(d)
-    if not ending.terminal and ending.kind in (
-        EndingKind.LOST_HANDLE,
-        EndingKind.CANCEL_UNCONFIRMED,
-        EndingKind.INTERRUPTED,
-    ):
-        yield from close_run(d, ending.kind.value)
-    yield from d.note(logging.INFO, "run finished", status=ending.status, ending=str(ending))
-    result: DriveResult = d.result(ending)
-    return result
