@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any
 
 import anyio
+from openai import AsyncOpenAI
 
 from adapters.openai._backends import AsyncBackend
 from adapters.openai._base import ControllerBase, key_redactor
@@ -78,7 +79,7 @@ class AsyncRunController(ControllerBase):
 
     def __init__(
         self,
-        client: Any,
+        client: AsyncOpenAI,
         *,
         tools: ToolRegistry | None = None,
         config: ControllerConfig | None = None,

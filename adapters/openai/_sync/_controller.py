@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Collection, Generator, Iterator
 from typing import Any
 
+from openai import OpenAI
+
 from adapters.openai._backends import SyncBackend
 from adapters.openai._base import ControllerBase, key_redactor
 from adapters.openai._errors import CRASH_AFTER, CrashPoint
@@ -78,7 +80,7 @@ class RunController(ControllerBase):
 
     def __init__(
         self,
-        client: Any,
+        client: OpenAI,
         *,
         tools: ToolRegistry | None = None,
         config: ControllerConfig | None = None,
