@@ -86,15 +86,28 @@ def diagram(lifecycle_name: str, fmt: str, out: Path | None, journal: Path | Non
     sys.exit(run_diagram(lifecycle_name, fmt, out, journal))
 
 
+def _profile_names() -> list[str]:
+    from adapters.simulator.profiles import PROFILES
+
+    return sorted(PROFILES)
+
+
 @main.command()
 @click.option("--port", type=int, default=8765, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only by default.")
 @click.option("--scenario", default="order-total", show_default=True)
-def simulate(port: int, host: str, scenario: str) -> None:
+@click.option(
+    "--profile",
+    type=click.Choice(_profile_names()),
+    default="reference",
+    show_default=True,
+    help="How the server answers on the wire (e.g. no-poll-after, no-sse, garbage-bodies).",
+)
+def simulate(port: int, host: str, scenario: str, profile: str) -> None:
     """Serve the Assistants-compatible simulator over HTTP."""
     from adapters.simulator.server import serve
 
-    serve(host=host, port=port, scenario=scenario)
+    serve(host=host, port=port, scenario=scenario, profile=profile)
 
 
 @main.command()
