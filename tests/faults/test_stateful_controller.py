@@ -313,6 +313,7 @@ class ControllerMachine(RuleBasedStateMachine):
         self.capture = _Capture()
         self._count_before = 0
         self._cut_short = False
+        self.outcomes: list[RunOutcome] = []
         self.crashes = 0
         self._executed = 0
 
@@ -629,6 +630,7 @@ class ControllerMachine(RuleBasedStateMachine):
         for outcome in outcomes:
             assert isinstance(outcome, RunOutcome)
             _event(f"outcome: {outcome.status} deadline={outcome.deadline}")
+            self.outcomes.append(outcome)
             self._check_outcome(outcome, job)
 
     def _check_outcome(self, out: RunOutcome, job: Job) -> None:
@@ -743,11 +745,15 @@ class ControllerMachine(RuleBasedStateMachine):
 
 #: what the machine exercised, over every example of a test (see the test's coverage check)
 SEEN: Counter[str] = Counter()
+#: the events of the current replayed sequence, in order (see ``_replay``)
+TRAIL: list[str] = []
 
 
 def _event(text: str) -> None:
-    """Count ``text`` (and in Hypothesis's statistics, when inside a Hypothesis test)."""
+    """Count ``text`` (and in Hypothesis's statistics, when inside a Hypothesis test), and
+    keep it in :data:`TRAIL` (what a replayed sequence went through)."""
     SEEN[text] += 1
+    TRAIL.append(text)
     with contextlib.suppress(InvalidArgument):
         event(text)
 
@@ -779,8 +785,38 @@ def test_the_controller_keeps_every_invariant_under_interleaved_faults() -> None
 # -- shrunk counterexamples, kept as regression tests ------------------------------------------
 
 
-def _replay(*steps: Callable[[ControllerMachine], object]) -> None:
-    """Run the steps on a fresh machine, checking the invariants after each, then tear down."""
+class Replay:
+    """What a replayed sequence went through: its events in order, the requests the simulator
+    saw, the wire rewrites that fired and the outcomes the drives ended with."""
+
+    def __init__(self, trail: list[str], machine: ControllerMachine) -> None:
+        self.trail = trail
+        self.requests = machine.world.sim.requests
+        self.rewrites = sum(
+            r.fired for rules in machine.world.rewriter.rules.values() for r in rules
+        )
+        self.outcomes = list(machine.outcomes)
+
+    def faulted(self, method: str, suffix: str) -> int:
+        """How many requests ending with ``suffix`` a fault answered (or dropped)."""
+        return sum(
+            1
+            for r in self.requests
+            if r.fault is not None and r.method == method and r.path.endswith(suffix)
+        )
+
+    def before(self, first: str, then: str) -> bool:
+        """Whether the event ``first`` happened, and ``then`` after it."""
+        return first in self.trail and then in self.trail[self.trail.index(first) + 1 :]
+
+
+def _replay(*steps: Callable[[ControllerMachine], object]) -> Replay:
+    """Run the steps on a fresh machine, checking the invariants after each, then tear down.
+
+    Returns what the sequence went through, for the test to assert that it reached the state it
+    exists for (a regression that no longer gets there would pass without testing anything).
+    """
+    TRAIL.clear()
     machine = ControllerMachine()
     try:
         machine.check_all()
@@ -789,13 +825,14 @@ def _replay(*steps: Callable[[ControllerMachine], object]) -> None:
             machine.check_all()
     finally:
         machine.teardown()
+    return Replay(list(TRAIL), machine)
 
 
 def test_regression_a_recovered_create_that_never_got_in_frees_the_thread() -> None:
     """Found by the machine: the create failed (500, not applied) and the process died in its
     backoff; recover() found no run (``not_created``), yet the thread stayed marked busy, so
     the next run() was refused with ThreadBusy although nothing was active."""
-    _replay(
+    replay = _replay(
         lambda m: m.setup(crash_at=None),
         lambda m: m.http_fault(kind="create_500", retry_after_ms=0),
         lambda m: m.start_run(cancel="confirm", final="answer", first=0.02, rounds=[], work=0.02),
@@ -805,13 +842,18 @@ def test_regression_a_recovered_create_that_never_got_in_frees_the_thread() -> N
         lambda m: m.start_run(cancel="confirm", final="answer", first=0.02, rounds=[], work=0.02),
         lambda m: m.step(sleeps=20),
     )
+    assert replay.faulted("POST", "/runs") == 1  # the create failed (500, not applied)
+    assert replay.before("run ended: CrashPoint", "outcome: not_created deadline=None")
+    # ...and the next run() on the thread was not refused: it ran to its end
+    assert replay.before("outcome: not_created deadline=None", "outcome: completed deadline=None")
+    assert "second run refused" not in replay.trail
 
 
 def test_regression_no_create_while_a_create_of_unknown_outcome_is_being_recovered() -> None:
     """Found by the machine: while recover() was still looking for the run of an unknown create
     (its intent unbound in the store), a second run() on the thread was not refused: it went
     on to create (I6). Now the store's unbound intent and the recovery both claim the thread."""
-    _replay(
+    replay = _replay(
         lambda m: m.setup(crash_at=None),
         lambda m: m.http_fault(kind="create_500", retry_after_ms=0),
         lambda m: m.start_run(cancel="confirm", final="answer", first=0.02, rounds=[], work=0.02),
@@ -821,6 +863,10 @@ def test_regression_no_create_while_a_create_of_unknown_outcome_is_being_recover
         lambda m: m.second_run_on_the_busy_thread(),
         lambda m: m.step(sleeps=20),
     )
+    assert replay.faulted("POST", "/runs") == 1
+    assert replay.faulted("GET", "/runs") == 1  # recovery's first lookup failed
+    # the second run() came while the recovery was still resolving the create: refused
+    assert replay.before("second run refused", "recover ended: outcome")
 
 
 def test_regression_a_stale_read_after_an_unknown_submit_is_not_taken_as_delivered() -> None:
@@ -828,7 +874,7 @@ def test_regression_a_stale_read_after_an_unknown_submit_is_not_taken_as_deliver
     run ``queued``; the status alone said "moved past requires_action", so the output was
     marked delivered and never sent again; a cancel later ended the run with the output lost
     (I2). The run step's ``function.output`` now decides."""
-    _replay(
+    replay = _replay(
         lambda m: m.setup(crash_at="after_create_sent"),
         lambda m: m.http_fault(kind="submit_500", retry_after_ms=0),
         lambda m: m.start_run(
@@ -844,12 +890,20 @@ def test_regression_a_stale_read_after_an_unknown_submit_is_not_taken_as_deliver
         lambda m: m.foreign_cancel(),
         lambda m: m.step(sleeps=2),
     )
+    assert replay.faulted("POST", "/submit_tool_outputs") == 1  # the unknown submit
+    assert replay.rewrites >= 1  # the stale read was served
+    assert "executed a tool" in replay.trail
+    (outcome,) = replay.outcomes
+    assert outcome.status == "cancelled"
+    (call,) = outcome.tool_calls
+    # I2 (checked against the server by the machine): a reason for an undelivered output
+    assert call.state == "delivered" or outcome.ledger.entries[call.id].reason
 
 
 def test_regression_stale_reads_after_a_restart_before_submit() -> None:
     """Found by the machine: crash before submit; on restart stale reads and a foreign cancel
     hid whether the recorded output had got in (I2: reported delivered, never submitted)."""
-    _replay(
+    replay = _replay(
         lambda m: m.setup(crash_at="before_submit"),
         lambda m: m.server_moves(seconds=0.02),
         lambda m: m.start_run(
@@ -868,6 +922,10 @@ def test_regression_stale_reads_after_a_restart_before_submit() -> None:
         lambda m: m.server_moves(seconds=10.0),
         lambda m: m.step(sleeps=20),
     )
+    assert replay.before("run ended: CrashPoint", "second run refused")
+    assert replay.rewrites >= 3  # stale reads were served around the restart
+    assert "executed a tool" in replay.trail
+    assert replay.outcomes[-1].status == "cancelled"
 
 
 def test_regression_a_lost_submit_seen_through_a_stale_read_is_recorded_delivered() -> None:
@@ -875,7 +933,7 @@ def test_regression_a_lost_submit_seen_through_a_stale_read_is_recorded_delivere
     call at the end, before the run steps decided delivery): after a restart the recorded
     output was submitted, the response was lost (applied), and the re-read was a stale
     ``requires_action``; the output was reported undelivered although the server had it (I2)."""
-    _replay(
+    replay = _replay(
         lambda m: m.setup(crash_at=None),
         lambda m: m.start_run(
             cancel="confirm", final="answer", first=0.02, rounds=[["charge"]], work=0.02
@@ -889,13 +947,17 @@ def test_regression_a_lost_submit_seen_through_a_stale_read_is_recorded_delivere
         lambda m: m.restart(crash_at=None),
         lambda m: m.step(sleeps=20),
     )
+    assert replay.faulted("POST", "/submit_tool_outputs") == 1  # applied, answer lost
+    assert replay.rewrites >= 1
+    (outcome,) = replay.outcomes
+    assert [t.state for t in outcome.tool_calls] == ["delivered"]
 
 
 def test_regression_reads_failing_past_the_retry_budget_do_not_crash_the_drive() -> None:
     """Found by the machine: four failed reads in a row (two armed, two more while the
     controller backed off) exhausted one poll's retries and run() raised (I7). A failed poll is
     now a lost observation; the drive polls on within its deadlines."""
-    _replay(
+    replay = _replay(
         lambda m: m.setup(crash_at=None),
         lambda m: m.start_run(cancel="confirm", final="answer", first=0.5, rounds=[], work=0.02),
         lambda m: m.http_fault(kind="get_500", retry_after_ms=0),
@@ -905,3 +967,11 @@ def test_regression_reads_failing_past_the_retry_budget_do_not_crash_the_drive()
         lambda m: m.http_fault(kind="get_500", retry_after_ms=0),
         lambda m: m.step(sleeps=20),
     )
+    failed_reads = sum(
+        1
+        for r in replay.requests
+        if r.method == "GET" and r.fault is not None and "/runs/" in r.path
+    )
+    assert failed_reads == 4  # all four armed failures hit reads of the run
+    (outcome,) = replay.outcomes
+    assert outcome.status == "completed"
