@@ -14,6 +14,15 @@ Responses). Rows R1-R11 are documented by OpenAI; R12-R16 are *tolerated*: plaus
 the wild or implied by the docs, but not documented, so they are allowed and journaled with
 ``kind="tolerated"``. Anything else a server reports is an anomaly, never a transition.
 
+Not in the table, on purpose: ``requires_action -> failed | cancelled | completed`` directly
+(row R17 of the research: no documentation, no observation, no SDK or peer code that expects it).
+A server that reports one anyway (an independent server did: ``requires_action`` without its
+payload, then ``failed``) is authoritative on the *end* of the run but not on the table: the
+engine records the observation as an anomaly and keeps its state, and the drive kernel ends the
+drive with the server's terminal status (``Ending.detail == "off_table"``), never polling or
+cancelling a run the server says is over. A cancel seen from ``requires_action`` is already
+explained by R13 + R9 (applied, flagged external).
+
 Client-driven edges are guarded by pure predicates named here and defined in ``_guards.py``:
 
 * submitting tool outputs (R4) needs an output for every required tool call; a poll that shows the

@@ -110,6 +110,7 @@ def _violations(
     return found
 
 
+@pytest.mark.slow
 def test_s36_soak_concurrent_runs_with_random_faults(caplog: pytest.LogCaptureFixture) -> None:
     """S36: every run ends terminal or reported within its deadline; I1-I6 and I8 hold."""
     caplog.set_level(logging.INFO, logger="adapters.openai")

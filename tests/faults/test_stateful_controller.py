@@ -758,6 +758,7 @@ def _event(text: str) -> None:
         event(text)
 
 
+@pytest.mark.slow
 def test_the_controller_keeps_every_invariant_under_interleaved_faults() -> None:
     """Hypothesis interleaves server moves, wire faults, tool calls, crashes and cancels with the
     real controller's steps; I1-I9 hold after every step."""
