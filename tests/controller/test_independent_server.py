@@ -26,7 +26,13 @@ import anyio
 import openai
 import pytest
 
-from adapters.openai import AsyncRunController, CancelToken, ControllerConfig, RetryPolicy
+from adapters.openai import (
+    AsyncRunController,
+    CancelToken,
+    ControllerConfig,
+    RetryPolicy,
+    RunController,
+)
 from adapters.simulator import Fault, ServerProfile
 from lifecycle import ToolRegistry
 from tests.controller.conftest import (
@@ -201,3 +207,28 @@ def test_a_cancel_token_still_cancels_without_interrupting() -> None:
         outcome = SyncDriver(env, ToolRegistry()).run("never-finishes", cancel_token=token)
         assert outcome.status == "cancelled"
         assert outcome.cancel_requested
+
+
+def test_ctrl_c_while_the_sync_controller_waits_cancels_the_run_then_propagates() -> None:
+    """The sync twin of a cancelled task: ``KeyboardInterrupt`` in the driving thread sends one
+    cancel for the run, then goes on up to the caller."""
+    with open_env("get-only-poll-after") as env:
+        polls = {"n": 0}
+
+        def sleep(seconds: float) -> None:
+            env.clock.advance(seconds)
+            polls["n"] += 1
+            if polls["n"] == 3:
+                raise KeyboardInterrupt
+
+        controller = RunController(env.client, tools=ToolRegistry(), sleep=sleep)
+        thread = env.thread()
+        with pytest.raises(KeyboardInterrupt):
+            controller.run(
+                thread_id=thread,
+                assistant_id=env.assistant_id,
+                metadata={"scenario": "never-finishes"},
+            )
+        assert env.sim.request_count("POST", RUN + "/cancel") == 1
+        (run,) = env.sim.runs.values()
+        assert run.status in ("cancelling", "cancelled")
