@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -67,10 +68,11 @@ def interrupted(d: Drive) -> Flow:
     if d.run_id and not d.lc.is_terminal and not d.cancel_requested:
         d.lc.request_cancel()
         d.cancel_requested = True
+        http = dataclasses.replace(
+            d.binding.cancel(d.scope, d.run_id), timeout=d.config.interrupt_cancel_s
+        )
         try:
-            response = yield from d.call(
-                "cancel", d.binding.cancel(d.scope, d.run_id), mutating=True
-            )
+            response = yield from d.call("cancel", http, mutating=True, attempts=1)
             yield from d.observe(d.parse(response), Via.CLIENT)
         except (CallFailed, Stop, DeadlineReached) as exc:
             yield from d.note(logging.WARNING, "cancel after interruption failed", error=str(exc))

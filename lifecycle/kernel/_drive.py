@@ -172,9 +172,11 @@ class Drive:
             return status >= 500 or status in self.config.retry.retry_statuses
         return failure.kind in (FailureKind.TIMEOUT, FailureKind.CONNECTION)
 
-    def call(self, op: str, http: HttpRequest, *, mutating: bool = False) -> Flow:
-        """Send a request, retrying what may be retried. Returns an :class:`HttpResponse` (or a
-        :class:`StreamOpened` for a stream).
+    def call(
+        self, op: str, http: HttpRequest, *, mutating: bool = False, attempts: int | None = None
+    ) -> Flow:
+        """Send a request, retrying what may be retried (at most ``attempts`` times, the retry
+        policy's by default). Returns an :class:`HttpResponse` (or a :class:`StreamOpened`).
 
         A mutating request whose outcome is unknown (no answer, a 5xx, a 2xx with a body that is
         not the API's) is never resent here: :class:`OutcomeUnknown` tells the caller to read
@@ -186,6 +188,7 @@ class Drive:
             DeadlineReached: a deadline passed while waiting to retry (the run exists).
         """
         policy = self.config.retry
+        limit = attempts if attempts is not None else policy.max_attempts
         attempt = 0
         while True:
             self.requests += 1
@@ -204,7 +207,7 @@ class Drive:
                 )
                 raise OutcomeUnknown(op, failure)
             attempt += 1
-            if attempt >= policy.max_attempts:
+            if attempt >= limit:
                 raise CallFailed(op, failure)
             delay = retry_delay(failure, attempt, policy, self.rng)
             yield from self.note(logging.INFO, "retry", op=op, error=failure.reason, delay_s=delay)

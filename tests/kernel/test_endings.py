@@ -124,16 +124,20 @@ def test_interrupted_sends_one_cancel_then_finishes() -> None:
     assert [r.reason for r in after.log if isinstance(r, CloseRun)] == ["interrupted"]
 
 
-def test_interrupted_gives_up_after_one_failed_cancel() -> None:
+@pytest.mark.parametrize("status", [503, 429])
+def test_interrupted_gives_up_after_one_failed_cancel(status: int) -> None:
+    """One attempt only, whatever the failure (a 429 is not waited out), bounded in time."""
     d = drive()
     flow = d.attach()
     script = Script().add(run("in_progress"))
     request = next(flow)
     flow.send(script.reply(request))
     flow.close()
-    after = Script().add(http_error(503))
+    after = Script().add(http_error(status, **{"retry-after": "30"}))
     result = after.play(d.interrupted())
     assert after.ops() == ["cancel"]
+    assert after.sleeps() == []
+    assert after.calls()[0].http.timeout == d.config.interrupt_cancel_s
     assert result.ending.kind is EndingKind.INTERRUPTED
 
 
