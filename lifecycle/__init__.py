@@ -27,8 +27,8 @@ from lifecycle._records import (
     Via,
 )
 from lifecycle._spec import Driver, Edge, EdgeKind, LifecycleSpec, ObservedPolicy
-from lifecycle._status import ResponseStatus, RunStatus, StepStatus
-from lifecycle._table import ASSISTANTS_RUN, LIFECYCLES, RESPONSE, RUN_STEP
+from lifecycle._status import ChainStatus, ResponseStatus, RunStatus, StepStatus
+from lifecycle._table import ASSISTANTS_RUN, LIFECYCLES, RESPONSE, RESPONSE_CHAIN, RUN_STEP
 from lifecycle.errors import (
     DefinitionError,
     GuardRejected,
@@ -63,10 +63,12 @@ __all__ = [
     "ASSISTANTS_RUN",
     "LIFECYCLES",
     "RESPONSE",
+    "RESPONSE_CHAIN",
     "RUN_STEP",
     "Anomaly",
     "AnomalyKind",
     "CallState",
+    "ChainStatus",
     "Command",
     "DefinitionError",
     "DispatchTools",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ResponseStatus", "RunStatus", "StepStatus"]
+__all__ = ["ChainStatus", "ResponseStatus", "RunStatus", "StepStatus"]
 
 
 class RunStatus(StrEnum):
@@ -41,6 +41,25 @@ class ResponseStatus(StrEnum):
 
     QUEUED = "queued"
     IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INCOMPLETE = "incomplete"
+
+
+class ChainStatus(StrEnum):
+    """Statuses of a Responses API **chain**: the run a user starts, spanning the background
+    responses linked by ``previous_response_id`` (one per tool round).
+
+    They are the chain's, not the API's: ``queued``, ``in_progress`` and the terminal statuses
+    are those of the chain's current response; ``requires_action`` is a response that completed
+    with client-owned output items (``function_call``, ``mcp_approval_request``...) the client has
+    not answered yet.
+    """
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    REQUIRES_ACTION = "requires_action"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"

@@ -10,7 +10,7 @@ the tests cannot disagree.
 
 Each edge cites its row in the project's research notes
 (``shared/reference/lifecycle-ground-truth.md``, §1.2 for runs, §2 for run steps, §4.2 for
-Responses). Rows R1-R11 are documented by OpenAI; R12-R16 are *tolerated*: plausible and seen in
+Responses; ``shared/reference/current-lifecycles.md`` §A for Responses chains, rows C1-C9). Rows R1-R11 are documented by OpenAI; R12-R16 are *tolerated*: plausible and seen in
 the wild or implied by the docs, but not documented, so they are allowed and journaled with
 ``kind="tolerated"``. Anything else a server reports is an anomaly, never a transition.
 
@@ -36,9 +36,9 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle._spec import Driver, Edge, EdgeKind, LifecycleSpec, ObservedPolicy
-from lifecycle._status import ResponseStatus, RunStatus, StepStatus
+from lifecycle._status import ChainStatus, ResponseStatus, RunStatus, StepStatus
 
-__all__ = ["ASSISTANTS_RUN", "LIFECYCLES", "RESPONSE", "RUN_STEP"]
+__all__ = ["ASSISTANTS_RUN", "LIFECYCLES", "RESPONSE", "RESPONSE_CHAIN", "RUN_STEP"]
 
 _D = EdgeKind.DOCUMENTED
 _T = EdgeKind.TOLERATED
@@ -198,9 +198,65 @@ RESPONSE: LifecycleSpec[ResponseStatus] = LifecycleSpec(
     ),
 )
 
+_CQ, _CIP, _CRA = ChainStatus.QUEUED, ChainStatus.IN_PROGRESS, ChainStatus.REQUIRES_ACTION
+_CC = ChainStatus.CANCELLED
+
+# A chain of background responses (the research's §A, shared/reference/current-lifecycles.md):
+# the per-response table above, lifted to the run a user starts. Rows C1-C9.
+RESPONSE_CHAIN: LifecycleSpec[ChainStatus] = LifecycleSpec(
+    name="response-chain",
+    title="Responses API chain (background responses linked by previous_response_id)",
+    status_type=ChainStatus,
+    initial=_CQ,
+    initial_evidence="the first POST /responses with background=true returns queued [D] (§A.1)",
+    terminal=frozenset(
+        {ChainStatus.COMPLETED, ChainStatus.FAILED, _CC, ChainStatus.INCOMPLETE}
+    ),
+    edges=(
+        Edge("C1", _CQ, _CIP, "start", _SERVER, _D, "the current response is picked up [D] (§A.2)"),
+        Edge(
+            "C2", _CIP, _CRA, "require_action", _SERVER, _D,
+            "the current response completed with client-owned output items (function_call, "
+            "mcp_approval_request...) [D] (§A.7, §0.2)",
+        ),
+        Edge(
+            "C3", _CRA, _CQ, "submit_tool_outputs", _CLIENT, _D,
+            "the client created the next background response: previous_response_id and one "
+            "function_call_output per call_id; it starts queued [D] (§A.1, §A.7)",
+            guard=SUBMIT_GUARD, when_observed=_REQUIRE,
+        ),
+        Edge(
+            "C4", _CIP, ChainStatus.COMPLETED, "complete", _SERVER, _D,
+            "the current response completed with no client-owned items: the answer [D]",
+        ),
+        Edge("C5", _CIP, ChainStatus.FAILED, "fail", _SERVER, _D, "see error.code [D] (§A.1)"),
+        Edge(
+            "C6", _CIP, ChainStatus.INCOMPLETE, "end_incomplete", _SERVER, _D,
+            "incomplete_details.reason: max_output_tokens, content_filter, steered... [D] (§A.1)",
+        ),
+        Edge(
+            "C7", _CQ, _CC, "cancel", _CLIENT, _D,
+            "POST /responses/{id}/cancel returns cancelled directly, no cancelling status [D] (§A.4)",
+            guard=CANCEL_GUARD, when_observed=_FLAG,
+        ),
+        Edge(
+            "C7", _CIP, _CC, "cancel", _CLIENT, _D,
+            "POST /responses/{id}/cancel returns cancelled directly [D] (§A.4)",
+            guard=CANCEL_GUARD, when_observed=_FLAG,
+        ),
+        Edge(
+            "C8", _CRA, _CC, "cancel", _CLIENT, _D,
+            "the client ends the chain instead of answering; nothing runs on the server (the "
+            "response already completed), so no request is sent [C]",
+            guard=CANCEL_GUARD, when_observed=_FLAG,
+        ),
+        Edge("C9", _CQ, ChainStatus.FAILED, "fail", _SERVER, _T, "failure before start [I] (B6)"),
+    ),
+)
+
 # fmt: on
 
 #: Every lifecycle by its CLI name.
 LIFECYCLES: dict[str, LifecycleSpec[Any]] = {
-    spec.name: spec for spec in (ASSISTANTS_RUN, RUN_STEP, RESPONSE)
+    spec.name: spec for spec in (ASSISTANTS_RUN, RUN_STEP, RESPONSE, RESPONSE_CHAIN)
 }
