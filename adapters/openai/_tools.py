@@ -7,6 +7,11 @@ effect recorded) in one :class:`lifecycle.kernel.RunTools` with a budget for the
 A :class:`ToolRunner` runs them, at most ``max_concurrency`` at a time, and formats each result
 into the output to submit (``ToolRegistry.finish``, then the controller's own redaction).
 
+Under asyncio, the calls of a round run as plain tasks awaited with ``asyncio.gather`` inside
+the round's one cancel scope: an anyio task group costs a cancel scope, a task state, an event
+and a wrapper coroutine per call, about twice the CPU of the round and many more objects alive
+while the tools run (see ``benchmarks/README.md``). Other event loops use a task group.
+
 A call still running when the budget ends gets a ``tool_timeout`` output. An async tool is
 cancelled then; a sync tool cannot be, so its thread runs on and its real result, when it
 comes, is kept as a *late* result: the driver hands it to the kernel with the next reply (the
@@ -15,8 +20,9 @@ ledger records it ``executed_undelivered``), or, once the drive is over, straigh
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -156,9 +162,7 @@ async def run_tools_async(req: RunTools, runner: ToolRunner) -> list[ToolResult]
         if len(items) == 1:
             await one(0, items[0])
         else:
-            async with anyio.create_task_group() as tg:
-                for i, prepared in enumerate(items):
-                    tg.start_soon(one, i, prepared)
+            await _all([one(i, prepared) for i, prepared in enumerate(items)])
     out: list[ToolResult] = []
     for i, prepared in enumerate(items):
         result = results[i]
@@ -170,6 +174,40 @@ async def run_tools_async(req: RunTools, runner: ToolRunner) -> list[ToolResult]
                 result = ToolResult(runner.output(prepared, timed_out=True), timed_out=True)
         out.append(result)
     return out
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _all(calls: list[Awaitable[None]]) -> None:
+    """Await ``calls`` concurrently; none outlives this call (a cancellation reaches them all).
+
+    Under asyncio: tasks and ``gather``, whose cancellation cancels every task and completes
+    only once all of them are done. Elsewhere: an anyio task group.
+    """
+    if not _on_asyncio():
+        async with anyio.create_task_group() as tg:
+            for call in calls:
+                tg.start_soon(_awaiting, call)
+        return
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        await asyncio.gather(*tasks)
+    finally:  # a task raised a BaseException: stop the others before it propagates
+        pending = [task for task in tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+
+async def _awaiting(call: Awaitable[None]) -> None:
+    await call
 
 
 def _call_tool(prepared: Prepared) -> Any:
