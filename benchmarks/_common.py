@@ -27,11 +27,14 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
+        # other work on a shared machine moves the numbers: the load when the result was taken
+        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "packages": versions,
     }
 
 
-def write_result(path: Path, result: dict[str, Any]) -> None:
-    """Write one result file (pretty JSON, sorted keys)."""
+def write_result(path: Path, result: dict[str, Any], *, sort_keys: bool = True) -> None:
+    """Write one result file (pretty JSON; keys sorted unless the result's order matters)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text = json.dumps(result, indent=2, sort_keys=sort_keys)
+    path.write_text(text + "\n", encoding="utf-8")

@@ -1,35 +1,55 @@
-"""End to end: our controller vs the SDK's own polling helpers, same scenarios, same simulator.
+"""End to end, per server profile: our controller vs the SDK's own polling loop, side by side.
 
-Both sides drive the same scenarios against one :class:`~adapters.simulator.Simulator` served by
-uvicorn on loopback (real sockets, the real ``openai`` client):
+The headline is the **poll schedule**: how long a run takes and how many requests it costs on the
+server behaviours users meet, against what a user would otherwise write. Every side drives the
+same scenarios against one :class:`~adapters.simulator.Simulator` per server profile, served by
+uvicorn on loopback (real sockets, the real ``openai`` client, ``max_retries=0``), in ONE run:
 
-* ``controller``: :class:`adapters.openai.RunController` (its default settings: streaming when
-  available, tools of a round run in parallel);
-* ``sdk``: ``client.beta.threads.runs.create_and_poll(...)``, then while the run requires action,
-  the caller runs each tool call **sequentially** and calls ``submit_tool_outputs_and_poll(...)``
-  (the loop the seed lesson teaches), then lists the thread's messages to read the answer.
+* profiles (:data:`adapters.simulator.PROFILES`): ``get-only-poll-after`` (``openai-poll-after-ms:
+  50`` on GET run responses only, never on create or submit: what an independent server did; the
+  headline), ``no-poll-after`` (never a header), ``reference`` (20 ms on every run response, the
+  simulator's default; for continuity with earlier results) and ``no-sse`` (like reference, but
+  ``stream=true`` is answered with the plain JSON run: the streaming side must fall back);
+* sides: ``sdk`` = the SDK loop exactly as a user writes it, with the SDK's DEFAULT poll settings
+  (no ``poll_interval_ms``): ``runs.create_and_poll(...)``, then while the run requires action the
+  caller runs the calls one after another and calls ``runs.submit_tool_outputs_and_poll(...)``,
+  then ``messages.list(run_id=...)``; ``controller-poll`` / ``controller-stream`` =
+  ``RunController(client, tools=registry, stream=False/True).run(...)`` with the default
+  :class:`ControllerConfig` (it lists the messages too);
+* what-if sides (``--what-if``, on ``no-poll-after`` only): ``controller-poll`` with another
+  ``first_poll_backoff_s`` (a setting users can pass), to measure the schedule's trade-off.
 
-Scenarios (``--tool-seconds`` per tool call, 0.2 s by default, equal for every call): ``text``
-(no tools), ``one-tool`` (one call; the yardstick for the parallel target), ``parallel-3`` (one
-round of three parallel calls), ``two-rounds`` (one call per round, two rounds).
+Scenarios (each server-side step lasts ``--step``, 50 ms by default; each tool call
+``--tool-seconds``, 0.2 s): ``text`` (no tools), ``one-tool`` (one call), ``two-rounds`` (one call
+per round, two rounds), ``parallel-3`` (one round of three calls).
+
+The sides take turns: each repeat drives one run per side, and the side that goes first rotates,
+so a slow moment of a shared machine does not land on one side only.
 
 Measured per run:
 
+* **wall time** of the drive (create to messages listed);
 * **requests**: HTTP requests the simulator received while the run was driven (its request log;
   runs are driven one at a time, so the window is exact), split by kind;
 * **detection latency**: for every status change in ``sim.run_history(run_id)`` (server time),
   the first moment the client's HTTP layer received a body (JSON) or SSE event naming that status,
   minus the server's change time. Both times come from ``time.time`` in one process (the simulator
   runs in a thread of this process), so there is no clock skew. The client side is observed by a
-  wrapping ``httpx2`` transport, identically for both sides. Changes the client never saw (a poll
+  wrapping ``httpx2`` transport, identically for every side. Changes the client never saw (a poll
   that jumps over ``in_progress``) are counted as ``missed``. ``actionable`` = the changes a
   driver must react to (``spec.stop_polling``: ``requires_action`` and the terminal statuses);
-* **wall time** of the drive, and **client CPU** = process CPU minus the CPU of the simulator's
-  server thread (``time.pthread_getcpuclockid``), so the simulator's own work is not charged;
-* **tool round span**: first tool start to last tool end in a round; ``parallel_ratio`` = the
-  ``parallel-3`` span / the ``one-tool`` span (target <= 1.25).
+* **client CPU** = process CPU minus the CPU of the simulator's server thread
+  (``time.pthread_getcpuclockid``), so the simulator's own work is not charged;
+* **tool round span**: first tool start to last tool end in a round;
+* **stream fallbacks**: how often the controller logged "no stream; polling instead".
 
-Usage: ``python -m benchmarks.bench_e2e [--quick] [--repeats N] [--out PATH]``
+Targets (reported, never asserted): on ``get-only-poll-after`` and ``no-poll-after``, for
+``text``, ``one-tool`` and ``two-rounds``: wall time per run <= 1.25x the SDK loop's, requests per
+run <= the SDK loop's. ``schedule_model`` replays the kernel's real :class:`PollSchedule` (pure,
+no I/O) against the SDK's loop over longer phases than the scenarios have, for a server that
+sends no header, to show how the request ratio depends on how long a run stays in a status.
+
+Usage: ``python -m benchmarks.bench_e2e [--quick] [--repeats N] [--profiles a,b] [--what-if]``
 """
 
 from __future__ import annotations
@@ -37,10 +57,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
-import socket
+import logging
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -62,15 +80,48 @@ from adapters.simulator import (
     Work,
 )
 from benchmarks._common import environment, write_result
-from lifecycle import ASSISTANTS_RUN, RunStatus, ToolRegistry
+from benchmarks._observe import (
+    TOOL_NAME,
+    TOOL_SECONDS,
+    Observations,
+    ObservingTransport,
+    ToolLog,
+    classify,
+    detection_latencies,
+    make_registry,
+    percentile,
+    round_spans,
+    summary,
+    thread_cpu,
+)
+from benchmarks._schedule_model import WHAT_IF_BACKOFFS, format_model, schedule_model
+from lifecycle import RunStatus
 
-TOOL_SECONDS = 0.2
+__all__ = [
+    "SCENARIOS",
+    "TOOL_NAME",
+    "ToolLog",
+    "detection_latencies",
+    "main",
+    "make_registry",
+    "make_scenarios",
+    "run",
+]
+
 STEP = 0.05  # seconds per scenario step on the server
-POLL_AFTER_MS = 20  # the simulator's openai-poll-after-ms header (what both sides honour)
 API_KEY = "sk-sim-bench"
-TOOL_NAME = "work"
 
-_RUN_PATH = re.compile(r"/threads/(?P<thread>[^/]+)/runs(?:/(?P<run>[^/]+))?(?P<rest>/.*)?$")
+#: the server profiles, headline first
+PROFILE_NAMES: tuple[str, ...] = ("get-only-poll-after", "no-poll-after", "reference", "no-sse")
+#: where the targets apply, and to which scenarios
+TARGET_PROFILES: tuple[str, ...] = ("get-only-poll-after", "no-poll-after")
+TARGET_SCENARIOS: tuple[str, ...] = ("text", "one-tool", "two-rounds")
+WALL_TARGET = 1.25  # controller wall / sdk wall
+REQUESTS_TARGET = 1.0  # controller requests / sdk requests
+#: the sides every profile runs, in their starting order
+SIDES: tuple[str, ...] = ("sdk", "controller-poll", "controller-stream")
+WHAT_IF_PROFILE = "no-poll-after"
+FALLBACK_MESSAGE = "no stream; polling instead"
 
 
 def _calls(*labels: str) -> tuple[ToolCallSpec, ...]:
@@ -84,9 +135,6 @@ def make_scenarios(step: float = STEP) -> dict[str, Scenario]:
         "one-tool": Scenario(
             (Queue(step), CallTools(_calls("a"), step), Answer("{outputs}", step))
         ),
-        "parallel-3": Scenario(
-            (Queue(step), CallTools(_calls("a", "b", "c"), step), Answer("{outputs}", step))
-        ),
         "two-rounds": Scenario(
             (
                 Queue(step),
@@ -96,6 +144,9 @@ def make_scenarios(step: float = STEP) -> dict[str, Scenario]:
                 Answer("{outputs}", step),
             )
         ),
+        "parallel-3": Scenario(
+            (Queue(step), CallTools(_calls("a", "b", "c"), step), Answer("{outputs}", step))
+        ),
     }
 
 
@@ -103,315 +154,23 @@ def make_scenarios(step: float = STEP) -> dict[str, Scenario]:
 SCENARIOS: tuple[str, ...] = tuple(make_scenarios())
 
 
-def _block(seconds: float) -> None:
-    """Stand in for a blocking tool (an HTTP call, a DB query) of a fixed duration."""
-    threading.Event().wait(seconds)
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
 
 
-# -- tools that count their executions --------------------------------------------------------
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
 
 
-@dataclass
-class ToolLog:
-    """Every tool execution: a serial number and its start/end times (``time.time``).
-
-    The output of execution ``n`` is ``"<label>#<n>"``, so the outputs the server received prove
-    which execution each submitted output came from (no duplicate, none lost).
-    """
-
-    seconds: float = TOOL_SECONDS
-    spans: list[tuple[float, float]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _serial: int = 0
-
-    def begin(self) -> tuple[int, float]:
-        """Count one execution; return its serial number and start time."""
-        with self._lock:
-            self._serial += 1
-            return self._serial, time.time()
-
-    def end(self, start: float) -> None:
-        """Record the span of one execution."""
-        with self._lock:
-            self.spans.append((start, time.time()))
-
-    @property
-    def executions(self) -> int:
-        """How many executions started."""
-        with self._lock:
-            return self._serial
-
-    def sync_tool(self, label: str) -> str:
-        """The blocking tool body."""
-        n, start = self.begin()
-        _block(self.seconds)
-        self.end(start)
-        return f"{label}#{n}"
-
-    async def async_tool(self, label: str) -> str:
-        """The async tool body."""
-        import anyio
-
-        n, start = self.begin()
-        await anyio.sleep(self.seconds)
-        self.end(start)
-        return f"{label}#{n}"
-
-
-def make_registry(log: ToolLog, *, use_async: bool = False) -> ToolRegistry:
-    """A registry with the one benchmark tool ``work(label)``, sync or async."""
-    registry = ToolRegistry()
-    if use_async:
-
-        async def work(label: str) -> str:
-            """Do a fixed amount of (simulated) work.
-
-            Args:
-                label: which call this is.
-            """
-            return await log.async_tool(label)
-
-        registry.register(work, name=TOOL_NAME)
-    else:
-
-        def work_sync(label: str) -> str:
-            """Do a fixed amount of (simulated) work.
-
-            Args:
-                label: which call this is.
-            """
-            return log.sync_tool(label)
-
-        registry.register(work_sync, name=TOOL_NAME)
-    return registry
-
-
-# -- observing the client side of the wire ------------------------------------------------------
-
-
-@dataclass
-class Observations:
-    """``(run_id, status, time)`` for every run object the client received, in arrival order."""
-
-    seen: list[tuple[str, str, float]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, run_id: str, status: str, at: float) -> None:
-        """Record one sighting."""
-        with self._lock:
-            self.seen.append((run_id, status, at))
-
-    def note_json(self, body: bytes, at: float) -> None:
-        """Record the run in a JSON body, if it is one (a run object or a page of runs)."""
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return
-        if not isinstance(data, dict):
-            return
-        items = data.get("data") if data.get("object") == "list" else [data]
-        for item in items if isinstance(items, list) else []:
-            if isinstance(item, dict) and item.get("object") == "thread.run":
-                self.add(str(item.get("id")), str(item.get("status")), at)
-
-    def for_run(self, run_id: str) -> list[tuple[str, float]]:
-        """The sightings of one run: ``(status, time)``."""
-        with self._lock:
-            return [(s, t) for r, s, t in self.seen if r == run_id]
-
-
-class _SseScanner:
-    """Finds ``thread.run.*`` events in an SSE byte stream as the chunks arrive."""
-
-    def __init__(self, obs: Observations) -> None:
-        self.obs = obs
-        self.buffer = b""
-
-    def feed(self, chunk: bytes) -> None:
-        at = time.time()
-        self.buffer += chunk
-        while b"\n\n" in self.buffer:
-            raw, self.buffer = self.buffer.split(b"\n\n", 1)
-            event, data = "", b""
-            for line in raw.splitlines():
-                if line.startswith(b"event:"):
-                    event = line[6:].strip().decode()
-                elif line.startswith(b"data:"):
-                    data += line[5:].strip()
-            if event.startswith("thread.run.") and not event.startswith("thread.run.step."):
-                self.obs.note_json(data, at)
-
-
-class _ScanningStream(httpx2.SyncByteStream):
-    def __init__(self, inner: httpx2.SyncByteStream, scanner: _SseScanner) -> None:
-        self.inner = inner
-        self.scanner = scanner
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.inner:
-            self.scanner.feed(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class _AsyncScanningStream(httpx2.AsyncByteStream):
-    def __init__(self, inner: httpx2.AsyncByteStream, scanner: _SseScanner) -> None:
-        self.inner = inner
-        self.scanner = scanner
-
-    async def __aiter__(self) -> Any:
-        async for chunk in self.inner:
-            self.scanner.feed(chunk)
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-def _is_run_response(request: httpx2.Request) -> bool:
-    return _RUN_PATH.search(request.url.path) is not None
-
-
-class ObservingTransport(httpx2.BaseTransport):
-    """Wraps a transport; records every run status the client receives, and when."""
-
-    def __init__(self, inner: httpx2.BaseTransport, obs: Observations) -> None:
-        self.inner = inner
-        self.obs = obs
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = self.inner.handle_request(request)
-        if not _is_run_response(request):
-            return response
-        if response.headers.get("content-type", "").startswith("text/event-stream"):
-            assert isinstance(response.stream, httpx2.SyncByteStream)
-            response.stream = _ScanningStream(response.stream, _SseScanner(self.obs))
-        else:
-            body = response.read()
-            self.obs.note_json(body, time.time())
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class AsyncObservingTransport(httpx2.AsyncBaseTransport):
-    """The async twin of :class:`ObservingTransport`."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport, obs: Observations) -> None:
-        self.inner = inner
-        self.obs = obs
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = await self.inner.handle_async_request(request)
-        if not _is_run_response(request):
-            return response
-        if response.headers.get("content-type", "").startswith("text/event-stream"):
-            assert isinstance(response.stream, httpx2.AsyncByteStream)
-            response.stream = _AsyncScanningStream(response.stream, _SseScanner(self.obs))
-        else:
-            body = await response.aread()
-            self.obs.note_json(body, time.time())
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-# -- turning logs into numbers ---------------------------------------------------------------
-
-
-def detection_latencies(
-    history: Sequence[tuple[str, float]], sightings: Sequence[tuple[str, float]]
-) -> tuple[list[float], list[float], int]:
-    """Match each server-side status change to the first client sighting of it.
-
-    A sighting of status ``s`` at client time ``t`` belongs to the latest change into ``s`` at or
-    before ``t``; a change with no sighting is *missed*.
-
-    Returns:
-        ``(all_latencies, actionable_latencies, missed)``, latencies in seconds.
-    """
-    first_seen: dict[int, float] = {}
-    for status, at in sightings:
-        match = None
-        for i, (changed_to, changed_at) in enumerate(history):
-            if changed_to == status and changed_at <= at:
-                match = i
-        if match is not None and match not in first_seen:
-            first_seen[match] = at
-    every, actionable = [], []
-    for i, (status, changed_at) in enumerate(history):
-        if i in first_seen:
-            every.append(first_seen[i] - changed_at)
-            if status in ASSISTANTS_RUN.stop_polling:
-                actionable.append(first_seen[i] - changed_at)
-    return every, actionable, len(history) - len(first_seen)
-
-
-def classify(method: str, path: str) -> str:
-    """The kind of an API request, from its method and path."""
-    m = _RUN_PATH.search(path)
-    if m is None:
-        return "list_messages" if path.endswith("/messages") and method == "GET" else "other"
-    rest = m.group("rest") or ""
-    if m.group("run") is None:
-        return "create" if method == "POST" else "list_runs"
-    if rest == "/submit_tool_outputs":
-        return "submit"
-    if rest == "/cancel":
-        return "cancel"
-    if rest.startswith("/steps"):
-        return "list_steps"
-    return "retrieve" if method == "GET" else "other"
-
-
-def round_spans(spans: Sequence[tuple[float, float]], rounds: int) -> list[float]:
-    """Group tool spans (sorted by start) into ``rounds`` equal rounds; span of each round."""
-    ordered = sorted(spans)
-    if not ordered or rounds <= 0:
-        return []
-    per = len(ordered) // rounds
-    out = []
-    for r in range(rounds):
-        chunk = ordered[r * per : (r + 1) * per]
-        out.append(max(e for _, e in chunk) - min(s for s, _ in chunk))
-    return out
-
-
-def _thread_cpu(name: str) -> float:
-    """CPU seconds used so far by the live thread called ``name`` (0.0 if none)."""
-    for thread in threading.enumerate():
-        if thread.name == name and thread.ident is not None:
-            return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
-    return 0.0
-
-
-def _pct(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
-    return ordered[k]
-
-
-def summary(values: Sequence[float]) -> dict[str, float | None]:
-    """Median, min and max of a sample (``None`` when empty)."""
-    if not values:
-        return {"median": None, "min": None, "max": None}
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-# -- the two drivers ------------------------------------------------------------------------------
+# -- the drivers ----------------------------------------------------------------------------------
 
 Driver = Callable[[openai.OpenAI, str, str], str]
 """Drive one run on ``(client, thread_id, assistant_id)`` to its end; return the run id."""
 
 
 def sdk_driver(log: ToolLog) -> Driver:
-    """The SDK loop: ``create_and_poll``, tools run one after another, ``..._and_poll`` again."""
+    """The SDK loop as a user writes it, default poll settings: ``create_and_poll``, tools run
+    one after another, ``submit_tool_outputs_and_poll``, then the run's messages."""
     tools = {TOOL_NAME: log.sync_tool}
 
     def drive(client: openai.OpenAI, thread_id: str, assistant_id: str) -> str:
@@ -431,23 +190,71 @@ def sdk_driver(log: ToolLog) -> Driver:
     return drive
 
 
-def controller_driver(log: ToolLog, *, stream: bool) -> Driver | None:
-    """Our :class:`RunController` (default config, polling or streaming); ``None`` if absent."""
-    try:
-        from adapters.openai import RunController
-    except ImportError:
-        return None
+def controller_driver(log: ToolLog, *, stream: bool, config: Any = None) -> Driver:
+    """Our :class:`RunController` (polling or streaming; default config unless given)."""
+    from adapters.openai import RunController
+
     registry = make_registry(log)
 
     def drive(client: openai.OpenAI, thread_id: str, assistant_id: str) -> str:
-        controller = RunController(client, tools=registry, stream=stream)
+        controller = RunController(client, tools=registry, stream=stream, config=config)
         outcome = controller.run(thread_id=thread_id, assistant_id=assistant_id)
         return str(outcome.run_id)
 
     return drive
 
 
-# -- one side, one scenario ---------------------------------------------------------------------
+def what_if_side(backoff: float) -> str:
+    """The name of a what-if side."""
+    return f"controller-poll[first_poll_backoff_s={backoff:g}]"
+
+
+def make_driver(side: str, log: ToolLog) -> Driver:
+    """The driver of a side, by name."""
+    if side == "sdk":
+        return sdk_driver(log)
+    if side == "controller-poll":
+        return controller_driver(log, stream=False)
+    if side == "controller-stream":
+        return controller_driver(log, stream=True)
+    for backoff in WHAT_IF_BACKOFFS:
+        if side == what_if_side(backoff):
+            from adapters.openai import ControllerConfig
+
+            return controller_driver(
+                log, stream=False, config=ControllerConfig(first_poll_backoff_s=backoff)
+            )
+    raise ValueError(f"unknown side {side!r}")
+
+
+class FallbackCounter(logging.Handler):
+    """Counts the controller's "no stream; polling instead" notices (and keeps its log quiet)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count one record if it is a stream fallback."""
+        if record.msg == FALLBACK_MESSAGE:
+            self.count += 1
+
+
+@contextlib.contextmanager
+def counting_fallbacks() -> Iterator[FallbackCounter]:
+    """Attach a :class:`FallbackCounter` to the controller's logger for a ``with`` block."""
+    from adapters.openai._logging import LOGGER_NAME
+
+    counter = FallbackCounter()
+    log = logging.getLogger(LOGGER_NAME)
+    log.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        log.removeHandler(counter)
+
+
+# -- one run --------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -473,61 +280,67 @@ class Bench:
         )
 
 
-def measure(
-    bench: Bench, driver: Driver, log: ToolLog, scenario: Scenario, name: str, repeats: int
+@dataclass
+class Side:
+    """One side on one profile: its client, its tool log and its driver."""
+
+    name: str
+    client: openai.OpenAI
+    log: ToolLog
+    driver: Driver
+
+
+def drive_once(
+    bench: Bench, side: Side, assistant_id: str, fallbacks: FallbackCounter, rounds: int
 ) -> dict[str, Any]:
-    """Drive ``repeats`` runs of ``scenario`` one at a time; per-run numbers and their summary."""
-    sim = bench.sim
+    """Drive one run on a fresh thread; its numbers."""
+    sim, client, log = bench.sim, side.client, side.log
+    thread = client.beta.threads.create()
+    client.beta.threads.messages.create(thread_id=thread.id, role="user", content="go")
+    first_request = len(sim.requests)
+    spans_before = len(log.spans)
+    executions_before = log.executions
+    fallbacks_before = fallbacks.count
+    server_cpu0 = thread_cpu("simulator-server")
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    run_id = side.driver(client, thread.id, assistant_id)
+    wall = time.perf_counter() - wall0
+    cpu = (time.process_time() - cpu0) - (thread_cpu("simulator-server") - server_cpu0)
+    kinds: dict[str, int] = {}
+    for r in sim.requests[first_request:]:
+        kind = classify(r.method, r.path)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    history = sim.run_history(run_id)
+    every, actionable, missed = detection_latencies(history, bench.obs.for_run(run_id))
+    submitted = [o.output for rnd in sim.tool_outputs(run_id) for o in rnd]
+    return {
+        "final_status": str(history[-1][0]),
+        "requests": sum(kinds.values()),
+        "requests_by_kind": kinds,
+        "wall_s": wall,
+        "client_cpu_ms": cpu * 1000,
+        "detection_s": every,
+        "actionable_detection_s": actionable,
+        "missed_changes": missed,
+        "stream_fallbacks": fallbacks.count - fallbacks_before,
+        "tool_executions": log.executions - executions_before,
+        "tool_outputs_submitted": len(submitted),
+        "tool_outputs_distinct": len(set(submitted)),
+        "round_spans_s": round_spans(log.spans[spans_before:], rounds),
+    }
+
+
+def aggregate(per_run: list[dict[str, Any]], scenario: Scenario) -> dict[str, Any]:
+    """One cell (profile x scenario x side): the checks, medians and ranges of its runs."""
     rounds = sum(isinstance(s, CallTools) for s in scenario.steps)
     calls = sum(len(s.calls) for s in scenario.steps if isinstance(s, CallTools))
-    per_run: list[dict[str, Any]] = []
-    lat_all: list[float] = []
-    lat_act: list[float] = []
-    with bench.client() as client:
-        assistant = client.beta.assistants.create(model="gpt-sim", metadata={"scenario": name})
-        # one warm-up run (connection set-up, imports, first-call caches), not measured
-        thread = client.beta.threads.create()
-        driver(client, thread.id, assistant.id)
-        for _ in range(repeats):
-            thread = client.beta.threads.create()
-            client.beta.threads.messages.create(thread_id=thread.id, role="user", content="go")
-            first_request = len(sim.requests)
-            spans_before = len(log.spans)
-            executions_before = log.executions
-            server_cpu0 = _thread_cpu("simulator-server")
-            cpu0, wall0 = time.process_time(), time.perf_counter()
-            run_id = driver(client, thread.id, assistant.id)
-            wall = time.perf_counter() - wall0
-            cpu = (time.process_time() - cpu0) - (_thread_cpu("simulator-server") - server_cpu0)
-            kinds: dict[str, int] = {}
-            for r in sim.requests[first_request:]:
-                kind = classify(r.method, r.path)
-                kinds[kind] = kinds.get(kind, 0) + 1
-            history = sim.run_history(run_id)
-            every, actionable, missed = detection_latencies(history, bench.obs.for_run(run_id))
-            lat_all += every
-            lat_act += actionable
-            submitted = [o.output for rnd in sim.tool_outputs(run_id) for o in rnd]
-            per_run.append(
-                {
-                    "final_status": str(history[-1][0]),
-                    "requests": sum(kinds.values()),
-                    "requests_by_kind": kinds,
-                    "wall_s": wall,
-                    "client_cpu_ms": cpu * 1000,
-                    "missed_changes": missed,
-                    "tool_executions": log.executions - executions_before,
-                    "tool_outputs_submitted": len(submitted),
-                    "tool_outputs_distinct": len(set(submitted)),
-                    "round_spans_s": round_spans(log.spans[spans_before:], rounds),
-                }
-            )
+    lat_all = [x for r in per_run for x in r["detection_s"]]
+    lat_act = [x for r in per_run for x in r["actionable_detection_s"]]
     spans = [s for r in per_run for s in r["round_spans_s"]]
     return {
-        "scenario": name,
+        "runs": len(per_run),
         "tool_calls_per_run": calls,
         "rounds": rounds,
-        "runs": repeats,
         "all_completed": all(r["final_status"] == RunStatus.COMPLETED for r in per_run),
         "tools_exactly_once": all(
             r["tool_executions"]
@@ -536,76 +349,178 @@ def measure(
             == calls
             for r in per_run
         ),
+        "stream_fallbacks": sum(r["stream_fallbacks"] for r in per_run),
+        "wall_s": summary([r["wall_s"] for r in per_run]),
         "requests_per_run": summary([r["requests"] for r in per_run]),
+        "requests_by_kind": per_run[0]["requests_by_kind"] if per_run else {},
         "detection_ms": {
-            "p50": _ms(_pct(lat_all, 0.5)),
-            "p99": _ms(_pct(lat_all, 0.99)),
-            "actionable_p50": _ms(_pct(lat_act, 0.5)),
-            "actionable_p99": _ms(_pct(lat_act, 0.99)),
+            "p50": _ms(percentile(lat_all, 0.5)),
+            "p99": _ms(percentile(lat_all, 0.99)),
+            "actionable_p50": _ms(percentile(lat_act, 0.5)),
+            "actionable_p99": _ms(percentile(lat_act, 0.99)),
             "samples": len(lat_all),
             "missed_changes": sum(r["missed_changes"] for r in per_run),
         },
-        "wall_s": summary([r["wall_s"] for r in per_run]),
         "client_cpu_ms": summary([r["client_cpu_ms"] for r in per_run]),
         "tool_round_span_s": summary(spans),
-        "per_run": per_run,
+        "per_run": [
+            {k: v for k, v in r.items() if k not in ("detection_s", "actionable_detection_s")}
+            for r in per_run
+        ],
     }
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1000
+# -- one profile ----------------------------------------------------------------------------------
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or b == 0 else a / b
+def run_profile(
+    profile: str,
+    sides: Sequence[str],
+    scenarios: Sequence[str],
+    repeats: int,
+    *,
+    step: float,
+    tool_seconds: float,
+    fallbacks: FallbackCounter,
+) -> dict[str, dict[str, Any]]:
+    """Every side on every scenario against one simulator with ``profile``, sides alternating.
+
+    Returns:
+        ``{side: {scenario: cell}}``.
+    """
+    table = make_scenarios(step)
+    sim = Simulator(default_scenario="text", profile=profile)
+    for name, scenario in table.items():
+        sim.add_scenario(name, scenario)
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+        side: {name: [] for name in scenarios} for side in sides
+    }
+    with SimulatorServer(sim) as server, contextlib.ExitStack() as stack:
+        bench = Bench(server)
+        active: list[Side] = []
+        for name in sides:
+            log = ToolLog(tool_seconds)
+            client = stack.enter_context(bench.client())
+            active.append(Side(name, client, log, make_driver(name, log)))
+        setup = active[0].client
+        assistants = {
+            n: setup.beta.assistants.create(model="gpt-sim", metadata={"scenario": n}).id
+            for n in scenarios
+        }
+        for side in active:  # one warm-up run per side (connections, first-call caches)
+            drive_once(bench, side, assistants[scenarios[0]], fallbacks, 0)
+        for name in scenarios:
+            rounds = sum(isinstance(s, CallTools) for s in table[name].steps)
+            for i in range(repeats):
+                shift = i % len(active)
+                for side in active[shift:] + active[:shift]:
+                    runs[side.name][name].append(
+                        drive_once(bench, side, assistants[name], fallbacks, rounds)
+                    )
+    return {
+        side: {name: aggregate(per_run, table[name]) for name, per_run in by.items()}
+        for side, by in runs.items()
+    }
 
 
-def compare(sides: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    """Targets, reported not asserted: each controller side vs the SDK, and the parallel ratio."""
-    out: dict[str, Any] = {"parallel_ratio": {"target": 1.25}, "vs_sdk": {}}
-    for side, by_scenario in sides.items():
-        one = by_scenario.get("one-tool", {}).get("tool_round_span_s", {}).get("median")
-        three = by_scenario.get("parallel-3", {}).get("tool_round_span_s", {}).get("median")
-        out["parallel_ratio"][side] = _ratio(three, one)
-    sdk = sides.get("sdk", {})
-    for side, by_scenario in sides.items():
-        if side == "sdk":
-            continue
-        per: dict[str, Any] = {}
-        for name, c in by_scenario.items():
-            s = sdk.get(name)
-            if s is None:
+# -- comparison -----------------------------------------------------------------------------------
+
+
+def _paired(ctl: list[dict[str, Any]], sdk: list[dict[str, Any]], key: str) -> float | None:
+    """The median of the per-repeat ratios (runs ``i`` of both sides ran back to back)."""
+    pairs = [_ratio(c[key], s[key]) for c, s in zip(ctl, sdk, strict=False)]
+    values = [p for p in pairs if p is not None]
+    return statistics.median(values) if values else None
+
+
+def compare_cell(ctl: dict[str, Any], sdk: dict[str, Any]) -> dict[str, Any]:
+    """A controller cell against the SDK's cell of the same profile and scenario."""
+    return {
+        "wall": _ratio(ctl["wall_s"]["median"], sdk["wall_s"]["median"]),
+        "wall_paired": _paired(ctl["per_run"], sdk["per_run"], "wall_s"),
+        "requests": _ratio(ctl["requests_per_run"]["median"], sdk["requests_per_run"]["median"]),
+        "detection_actionable_p50": _ratio(
+            ctl["detection_ms"]["actionable_p50"], sdk["detection_ms"]["actionable_p50"]
+        ),
+        "client_cpu": _ratio(ctl["client_cpu_ms"]["median"], sdk["client_cpu_ms"]["median"]),
+    }
+
+
+def headline(profiles: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The poll-schedule comparison: every controller side vs the SDK loop, per profile and
+    scenario, with the targets' verdicts where they apply."""
+    rows: list[dict[str, Any]] = []
+    for profile, sides in profiles.items():
+        sdk = sides.get("sdk", {})
+        for side, cells in sides.items():
+            if side == "sdk":
                 continue
-            per[name] = {
-                "requests": _ratio(
-                    c["requests_per_run"]["median"], s["requests_per_run"]["median"]
-                ),
-                "detection_p50": _ratio(c["detection_ms"]["p50"], s["detection_ms"]["p50"]),
-                "detection_actionable_p50": _ratio(
-                    c["detection_ms"]["actionable_p50"], s["detection_ms"]["actionable_p50"]
-                ),
-                "wall": _ratio(c["wall_s"]["median"], s["wall_s"]["median"]),
-                "client_cpu": _ratio(c["client_cpu_ms"]["median"], s["client_cpu_ms"]["median"]),
+            for scenario, cell in cells.items():
+                base = sdk.get(scenario)
+                if base is None:
+                    continue
+                ratios = compare_cell(cell, base)
+                targeted = profile in TARGET_PROFILES and scenario in TARGET_SCENARIOS
+                row: dict[str, Any] = {
+                    "profile": profile,
+                    "scenario": scenario,
+                    "side": side,
+                    "wall_s": cell["wall_s"]["median"],
+                    "sdk_wall_s": base["wall_s"]["median"],
+                    "requests": cell["requests_per_run"]["median"],
+                    "sdk_requests": base["requests_per_run"]["median"],
+                    "ratios": ratios,
+                    "targeted": targeted,
+                }
+                if targeted:
+                    row["wall_ok"] = ratios["wall"] is not None and ratios["wall"] <= WALL_TARGET
+                    row["requests_ok"] = (
+                        ratios["requests"] is not None and ratios["requests"] <= REQUESTS_TARGET
+                    )
+                rows.append(row)
+    verdicts: dict[str, Any] = {}
+    for side in {r["side"] for r in rows}:
+        targeted = [r for r in rows if r["side"] == side and r["targeted"]]
+        if targeted:
+            verdicts[side] = {
+                "wall_ok": all(r["wall_ok"] for r in targeted),
+                "requests_ok": all(r["requests_ok"] for r in targeted),
+                "missed": [
+                    f"{r['profile']}/{r['scenario']}: "
+                    + ", ".join(
+                        f"{k} {r['ratios'][k]:.2f}x"
+                        for k, ok in (("wall", r["wall_ok"]), ("requests", r["requests_ok"]))
+                        if not ok
+                    )
+                    for r in targeted
+                    if not (r["wall_ok"] and r["requests_ok"])
+                ],
             }
-        out["vs_sdk"][side] = per
-    out["targets"] = {"requests": "<= 1.0", "detection_p50": "<= 1.0", "parallel_ratio": "<= 1.25"}
+    return {
+        "targets": {
+            "profiles": list(TARGET_PROFILES),
+            "scenarios": list(TARGET_SCENARIOS),
+            "wall": f"controller / sdk <= {WALL_TARGET}",
+            "requests": f"controller / sdk <= {REQUESTS_TARGET}",
+        },
+        "verdicts": dict(sorted(verdicts.items())),
+        "rows": rows,
+    }
+
+
+def parallel_ratios(profiles: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Tool round span of ``parallel-3`` / ``one-tool`` per profile and side (target <= 1.25)."""
+    out: dict[str, Any] = {"target": 1.25}
+    for profile, sides in profiles.items():
+        for side, cells in sides.items():
+            one = cells.get("one-tool", {}).get("tool_round_span_s", {}).get("median")
+            three = cells.get("parallel-3", {}).get("tool_round_span_s", {}).get("median")
+            if one is not None and three is not None:
+                out[f"{profile}/{side}"] = _ratio(three, one)
     return out
 
 
-@contextlib.contextmanager
-def loopback_server(sim: Simulator, *, nodelay: bool = True) -> Iterator[SimulatorServer]:
-    """Serve ``sim`` on loopback for a ``with`` block; with ``nodelay``, Nagle is off.
-
-    ``SimulatorServer`` binds ``socket.socket(AF_INET, SOCK_STREAM)`` (proto 0), and asyncio only
-    sets ``TCP_NODELAY`` on accepted sockets whose proto is ``IPPROTO_TCP``: each response's body
-    then waits for the client's delayed ACK (~40 ms per request on Linux). Setting the option on
-    the listening socket (Linux copies it to accepted sockets) removes that artefact.
-    """
-    with SimulatorServer(sim) as server:
-        listening = getattr(server, "_socket", None)
-        if nodelay and isinstance(listening, socket.socket):
-            listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        yield server
+# -- the whole benchmark --------------------------------------------------------------------------
 
 
 def run(
@@ -614,46 +529,43 @@ def run(
     tool_seconds: float = TOOL_SECONDS,
     *,
     step: float = STEP,
-    nodelay: bool = True,
+    profiles: Iterable[str] = PROFILE_NAMES,
+    what_if: bool = False,
 ) -> dict[str, Any]:
-    """Run the scenarios on every side (the controller only when importable); the result dict."""
-    sim = Simulator(default_scenario="text", poll_after_ms=POLL_AFTER_MS)
-    table = make_scenarios(step)
-    for name, scenario in table.items():
-        sim.add_scenario(name, scenario)
-    sides: dict[str, dict[str, dict[str, Any]]] = {}
-    notes: list[str] = []
-    with loopback_server(sim, nodelay=nodelay) as server:
-        bench = Bench(server)
-        drivers: dict[str, tuple[Driver, ToolLog]] = {}
-        sdk_log = ToolLog(tool_seconds)
-        drivers["sdk"] = (sdk_driver(sdk_log), sdk_log)
-        for side, stream in (("controller-poll", False), ("controller-stream", True)):
-            ctl_log = ToolLog(tool_seconds)
-            ctl = controller_driver(ctl_log, stream=stream)
-            if ctl is None:
-                notes.append("adapters.openai.RunController is not importable: skipped")
-                break
-            drivers[side] = (ctl, ctl_log)
-        names = list(scenarios)
-        for side, (driver, log) in drivers.items():
-            sides[side] = {
-                name: measure(bench, driver, log, table[name], name, repeats) for name in names
-            }
+    """Run every side on every profile and scenario; the result dict (headline first)."""
+    names = list(scenarios)
+    measured: dict[str, dict[str, dict[str, Any]]] = {}
+    with counting_fallbacks() as fallbacks:
+        for profile in profiles:
+            sides = list(SIDES)
+            if what_if and profile == WHAT_IF_PROFILE:
+                sides += [what_if_side(b) for b in WHAT_IF_BACKOFFS]
+            measured[profile] = run_profile(
+                profile,
+                sides,
+                names,
+                repeats,
+                step=step,
+                tool_seconds=tool_seconds,
+                fallbacks=fallbacks,
+            )
     return {
         "benchmark": "e2e",
-        "environment": environment(),
+        "headline": headline(measured),
         "settings": {
-            "transport": "uvicorn on 127.0.0.1 (real sockets), sync openai client",
-            "server_tcp_nodelay": nodelay,
-            "poll_after_ms": POLL_AFTER_MS,
+            "transport": "uvicorn on 127.0.0.1 (real sockets, TCP_NODELAY), sync openai client",
+            "profiles": list(measured),
+            "sdk": "create_and_poll + submit_tool_outputs_and_poll, default poll settings",
+            "controller": "RunController, default ControllerConfig",
             "step_seconds": step,
             "tool_seconds": tool_seconds,
             "repeats": repeats,
+            "sides_alternate": True,
         },
-        "sides": sides,
-        "comparison": compare(sides),
-        "notes": notes,
+        "profiles": measured,
+        "parallel_ratio": parallel_ratios(measured),
+        "schedule_model": schedule_model(),
+        "environment": environment(),
     }
 
 
@@ -661,53 +573,92 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="one run per scenario, 10 ms steps and tools"
+        "--quick", action="store_true", help="one run per cell, 10 ms steps and tools"
     )
     parser.add_argument(
         "--scenarios", type=str, default=",".join(SCENARIOS), help="comma-separated names"
     )
-    parser.add_argument("--repeats", type=int, default=None, help="runs per scenario and side")
     parser.add_argument(
-        "--as-served",
+        "--profiles", type=str, default=",".join(PROFILE_NAMES), help="comma-separated profiles"
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="runs per cell")
+    parser.add_argument("--step", type=float, default=None, help="seconds per scenario step")
+    parser.add_argument(
+        "--what-if",
         action="store_true",
-        help="keep Nagle on the simulator's sockets (measures the ~40 ms delayed-ACK artefact)",
+        help=f"also controller-poll with first_poll_backoff_s in {WHAT_IF_BACKOFFS} "
+        f"on {WHAT_IF_PROFILE}",
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/e2e.json"))
     args = parser.parse_args(argv)
-    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 7)
+    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5)
+    step = args.step if args.step is not None else (0.01 if args.quick else STEP)
     result = run(
         repeats,
         scenarios=[n for n in args.scenarios.split(",") if n],
         tool_seconds=0.01 if args.quick else TOOL_SECONDS,
-        step=0.01 if args.quick else STEP,
-        nodelay=not args.as_served,
+        step=step,
+        profiles=[p for p in args.profiles.split(",") if p],
+        what_if=args.what_if,
     )
-    write_result(args.out, result)
+    write_result(args.out, result, sort_keys=False)
+    print(format_headline(result))
+    print()
     print(format_table(result))
+    print()
+    print(format_model(result["schedule_model"]))
     return 0
 
 
-def format_table(result: dict[str, Any]) -> str:
-    """A markdown table of the headline numbers."""
+def _f(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def format_headline(result: dict[str, Any]) -> str:
+    """Markdown: the controller/sdk comparison per profile, scenario and side, with verdicts."""
     lines = [
-        "| scenario | side | requests/run | detect p50 / p99 ms | actionable p50 ms | "
-        "missed | wall s | client CPU ms | tool round s |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| profile | scenario | side | wall s (sdk) | wall ratio | requests (sdk) | "
+        "requests ratio | target |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
+    for r in result["headline"]["rows"]:
+        ratios = r["ratios"]
+        if r["targeted"]:
+            missed = [k for k in ("wall", "requests") if not r[f"{k}_ok"]]
+            verdict = "met" if not missed else "MISSED: " + ", ".join(missed)
+        else:
+            verdict = "-"
+        lines.append(
+            f"| {r['profile']} | {r['scenario']} | {r['side']} | "
+            f"{_f(r['wall_s'], '.3f')} ({_f(r['sdk_wall_s'], '.3f')}) | "
+            f"{_f(ratios['wall'], '.2f')}x | "
+            f"{_f(r['requests'], '.0f')} ({_f(r['sdk_requests'], '.0f')}) | "
+            f"{_f(ratios['requests'], '.2f')}x | {verdict} |"
+        )
+    return "\n".join(lines)
 
-    def f(v: float | None, spec: str) -> str:
-        return "-" if v is None else format(v, spec)
 
-    for side, by_scenario in result["sides"].items():
-        for name, r in by_scenario.items():
-            d = r["detection_ms"]
-            lines.append(
-                f"| {name} | {side} | {f(r['requests_per_run']['median'], '.0f')} | "
-                f"{f(d['p50'], '.1f')} / {f(d['p99'], '.1f')} | {f(d['actionable_p50'], '.1f')} | "
-                f"{d['missed_changes']} | {f(r['wall_s']['median'], '.3f')} | "
-                f"{f(r['client_cpu_ms']['median'], '.1f')} | "
-                f"{f(r['tool_round_span_s']['median'], '.3f')} |"
-            )
+def format_table(result: dict[str, Any]) -> str:
+    """Markdown: every cell's numbers."""
+    lines = [
+        "| profile | scenario | side | wall s | requests/run | detect p50 / p99 ms | "
+        "actionable p50 ms | missed | client CPU ms | tool round s | ok |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for profile, sides in result["profiles"].items():
+        for side, cells in sides.items():
+            for name, r in cells.items():
+                d = r["detection_ms"]
+                ok = r["all_completed"] and r["tools_exactly_once"]
+                fell_back = f" ({r['stream_fallbacks']} fallbacks)" if r["stream_fallbacks"] else ""
+                lines.append(
+                    f"| {profile} | {name} | {side} | {_f(r['wall_s']['median'], '.3f')} | "
+                    f"{_f(r['requests_per_run']['median'], '.0f')} | "
+                    f"{_f(d['p50'], '.1f')} / {_f(d['p99'], '.1f')} | "
+                    f"{_f(d['actionable_p50'], '.1f')} | {d['missed_changes']} | "
+                    f"{_f(r['client_cpu_ms']['median'], '.1f')} | "
+                    f"{_f(r['tool_round_span_s']['median'], '.3f')} | {ok}{fell_back} |"
+                )
     return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """Smoke test of the benchmark entry points: each runs in its tiniest mode and writes its JSON.
 
-No timing is asserted: only that each benchmark runs, writes the keys the README table and the
-comparison read, and that its own correctness checks (runs terminal, tools run once) hold.
+No timing is asserted: only that each benchmark runs, writes the keys the README tables and the
+comparisons read, and that its own correctness checks (runs completed, tools run once, the
+stream side fell back where the server has no SSE) hold.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bench_e2e, profile_hot_path, run_all
+from benchmarks import _schedule_model, bench_e2e, profile_hot_path, run_all
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -26,27 +27,67 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def test_e2e_quick_writes_both_sides_and_comparison(tmp_path: Path) -> None:
-    """bench_e2e --quick: every side measured, runs completed, tools run once, ratios present."""
+def test_e2e_quick_runs_every_side_on_each_profile(tmp_path: Path) -> None:
+    """bench_e2e --quick: every side on each profile, runs completed, tools run once, the stream
+    side fell back on no-sse only, and the headline compares with the SDK where targeted."""
     out = tmp_path / "e2e.json"
-    assert bench_e2e.main(["--quick", "--scenarios", "text,parallel-3", "--out", str(out)]) == 0
+    profiles = "get-only-poll-after,no-sse"
+    args = ["--quick", "--profiles", profiles, "--scenarios", "text,parallel-3", "--out", str(out)]
+    assert bench_e2e.main(args) == 0
     result = _load(out)
-    assert {"environment", "settings", "sides", "comparison"} <= result.keys()
-    sides = result["sides"]
-    assert isinstance(sides, dict)
-    assert {"sdk", "controller-poll", "controller-stream"} <= sides.keys()
-    for by_scenario in sides.values():
-        assert set(by_scenario) == {"text", "parallel-3"}
-        for r in by_scenario.values():
-            assert r["all_completed"] is True
-            assert r["tools_exactly_once"] is True
-            assert r["requests_per_run"]["median"] >= 2  # at least a create and a read
-            assert {"p50", "p99", "actionable_p50", "missed_changes"} <= r["detection_ms"].keys()
-            assert {"wall_s", "client_cpu_ms", "tool_round_span_s"} <= r.keys()
-    comparison = result["comparison"]
-    assert isinstance(comparison, dict)
-    assert {"parallel_ratio", "vs_sdk", "targets"} <= comparison.keys()
-    assert set(comparison["vs_sdk"]) == {"controller-poll", "controller-stream"}
+    assert list(result)[:2] == ["benchmark", "headline"]  # the comparison leads
+    assert list(result["profiles"]) == profiles.split(",")
+    for profile, sides in result["profiles"].items():
+        assert list(sides) == list(bench_e2e.SIDES)
+        for side, cells in sides.items():
+            assert set(cells) == {"text", "parallel-3"}
+            for cell in cells.values():
+                assert cell["all_completed"] is True
+                assert cell["tools_exactly_once"] is True
+                assert cell["requests_per_run"]["median"] >= 2  # at least a create and a read
+                falls_back = profile == "no-sse" and side == "controller-stream"
+                assert (cell["stream_fallbacks"] > 0) is falls_back
+    rows = result["headline"]["rows"]
+    assert {(r["profile"], r["scenario"], r["side"]) for r in rows} == {
+        (p, s, side)
+        for p in profiles.split(",")
+        for s in ("text", "parallel-3")
+        for side in ("controller-poll", "controller-stream")
+    }
+    for row in rows:
+        targeted = row["profile"] == "get-only-poll-after" and row["scenario"] == "text"
+        assert row["targeted"] is targeted
+        assert ("wall_ok" in row) is targeted
+    assert set(result["headline"]["verdicts"]) == {"controller-poll", "controller-stream"}
+
+
+def test_e2e_what_if_sides_are_controller_settings() -> None:
+    """Each what-if side builds a driver; an unknown side is refused."""
+    log = bench_e2e.ToolLog(0.0)
+    for backoff in _schedule_model.WHAT_IF_BACKOFFS:
+        assert callable(bench_e2e.make_driver(bench_e2e.what_if_side(backoff), log))
+    with pytest.raises(ValueError, match="unknown side"):
+        bench_e2e.make_driver("controller-teleport", log)
+
+
+def test_schedule_model_against_the_sdk_loop() -> None:
+    """The model's SDK loop polls at once then every second; the kernel with a backoff equal
+    to the poll interval polls exactly like it; the proposed schedule never sees an end later."""
+    from lifecycle.kernel import ControllerConfig
+
+    changes = [(0.0, "queued"), (0.05, "in_progress"), (0.15, "end")]
+    assert _schedule_model.sdk_polls(changes) == (2, 1.0)
+    assert _schedule_model.kernel_polls(changes, ControllerConfig(first_poll_backoff_s=1.0)) == (
+        2,
+        1.0,
+    )
+    assert _schedule_model.proposed_poll_times(0.25, 1.0, 2.5) == [0, 0.25, 0.5, 1, 2, 3]
+    model = _schedule_model.schedule_model()
+    for phase in model["phases"]:
+        assert phase["first_poll_backoff_s=1"]["polls"] == phase["sdk"]["polls"]
+        proposed = phase["proposed (grid, 0.25)"]
+        assert proposed["seen_after_s"] <= phase["sdk"]["seen_after_s"]
+        assert proposed["polls"] <= phase["sdk"]["polls"] + 2
 
 
 def test_scale_quick_runs_every_run_to_the_end(tmp_path: Path) -> None:
