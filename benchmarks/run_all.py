@@ -1,13 +1,15 @@
 """Run every benchmark with one command; each writes its JSON to ``benchmarks/results/``.
 
 * ``engine.json``  - ``bench_engine``: ``observe()`` vs bare ``transitions``, attach, memory;
-* ``e2e.json``     - ``bench_e2e``: our controller (polling and streaming) vs the SDK's loop;
-* ``scale.json``   - ``bench_scale``: N concurrent runs on one event loop;
-* ``profile.json`` - ``profile_hot_path``: where the CPU of a steered run goes.
+* ``e2e.json``     - ``bench_e2e``: the poll schedule on several server profiles, our controller
+  (polling and streaming) vs the SDK's own loop, side by side (the headline);
+* ``scale.json``   - ``bench_scale``: N concurrent runs on one event loop, ``AsyncRunController``
+  vs a bare ``AsyncOpenAI`` loop;
+* ``profile.json`` - ``profile_hot_path``: where the CPU of a steered run goes, controller vs bare.
 
 Each benchmark runs in its own interpreter, so one's memory does not colour another's numbers.
-Default sizes finish in a few minutes on 2 cores; ``--full`` adds N = 10,000 and more repeats;
-``--quick`` is the smoke-test size (seconds).
+Default sizes finish in about 5 minutes on 2 cores (e2e about 3, scale about 1); ``--full`` adds
+N = 10,000 and more repeats (about 15 minutes); ``--quick`` is the smoke-test size (seconds).
 
 Usage: ``python -m benchmarks.run_all [--quick | --full] [--results DIR] [--only NAME,...]``
 """
@@ -26,11 +28,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     "e2e": (
         "benchmarks.bench_e2e",
         ["--quick", "--scenarios", "text,parallel-3"],
-        ["--repeats", "7"],
-        ["--repeats", "15"],
+        ["--repeats", "5", "--what-if"],
+        ["--repeats", "9", "--what-if"],
     ),
     "scale": ("benchmarks.bench_scale", ["--quick"], [], ["--full"]),
-    "profile": ("benchmarks.profile_hot_path", ["--n", "20"], ["--n", "300"], ["--n", "1000"]),
+    "profile": ("benchmarks.profile_hot_path", ["--n", "20"], ["--n", "1000"], ["--n", "3000"]),
 }
 
 

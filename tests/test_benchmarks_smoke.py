@@ -90,8 +90,9 @@ def test_schedule_model_against_the_sdk_loop() -> None:
         assert proposed["polls"] <= phase["sdk"]["polls"] + 2
 
 
-def test_scale_quick_runs_every_run_to_the_end(tmp_path: Path) -> None:
-    """bench_scale --quick (N = 20, in a subprocess): all terminal, each tool call run once."""
+def test_scale_quick_checks_both_sides(tmp_path: Path) -> None:
+    """bench_scale --quick (N = 20, subprocesses): controller and bare loop both complete every
+    run and run each tool call once; the ratios are written."""
     out = tmp_path / "scale.json"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_scale", "--quick", "--out", str(out)],
@@ -104,22 +105,33 @@ def test_scale_quick_runs_every_run_to_the_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     (size,) = _load(out)["sizes"]
     assert size["n"] == 20
-    assert size["all_terminal"] is True
-    assert size["tools_exactly_once"] is True
-    assert size["tool_executions"] == 20 * 3
-    assert {"wall_s", "runs_per_s", "cpu_ms_per_run", "peak_rss_mib"} <= size.keys()
+    assert set(size["sides"]) == {"bare", "controller"}
+    for side in size["sides"].values():
+        assert side["all_completed"] is True
+        assert side["tools_exactly_once"] is True
+    for pair in size["runs"]:
+        for run in pair.values():
+            assert run["tool_executions"] == run["tool_outputs_submitted"] == 20 * 3
+            assert run["outputs_one_round_each"] is True
+    assert {"cpu_per_run", "throughput", "wall"} <= size["ratios"].keys()
 
 
-def test_profile_attributes_time_to_components(tmp_path: Path) -> None:
-    """profile_hot_path on 10 runs: component shares sum to 1 and our packages appear."""
+def test_profile_splits_both_sides_by_group(tmp_path: Path) -> None:
+    """profile_hot_path on 10 runs per side: shares sum to 1, the groups add up to the CPU per
+    run, and only the controller side spends time in our packages."""
     out = tmp_path / "profile.json"
-    assert profile_hot_path.main(["--n", "10", "--out", str(out)]) == 0
+    assert profile_hot_path.main(["--n", "10", "--warmup", "2", "--out", str(out)]) == 0
     result = _load(out)
-    components = result["components"]
-    assert isinstance(components, dict)
-    assert abs(sum(c["share"] for c in components.values()) - 1.0) < 1e-6
-    assert "adapters/openai (controller)" in components
-    assert result["checks"]["all_terminal"] is True
+    for side, data in result["sides"].items():
+        assert data["checks"] == {"all_completed": True, "tools_exactly_once": True}
+        assert abs(sum(c["share"] for c in data["components"].values()) - 1.0) < 1e-6
+        groups = data["groups_ms_per_run"]
+        assert abs(sum(groups.values()) - data["cpu_ms_per_run"]) < 1e-6
+        ours = groups["pump and backends (adapters/openai)"]
+        assert (ours > 0) is (side == "controller")
+    assert set(result["extra_ms_per_run"]["by_group"]) == set(profile_hot_path.GROUPS) | {
+        profile_hot_path.GC_GROUP
+    }
 
 
 def test_run_all_knows_every_benchmark_and_mode(tmp_path: Path) -> None:
