@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -13,8 +14,21 @@ from typing import Any
 PACKAGES = ("run-lifecycle", "transitions", "pydantic", "openai", "httpx2", "starlette", "uvicorn")
 
 
+def _commit() -> str | None:
+    """The commit measured: ``BENCH_COMMIT`` (a snapshot without ``.git``), else ``git``."""
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 def environment() -> dict[str, Any]:
-    """Machine and library versions, so a result file says where it was measured."""
+    """Machine, library versions and commit, so a result file says what was measured where."""
     versions = {}
     for name in PACKAGES:
         try:
@@ -30,6 +44,7 @@ def environment() -> dict[str, Any]:
         # other work on a shared machine moves the numbers: the load when the result was taken
         "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "packages": versions,
+        "commit": _commit(),
     }
 
 

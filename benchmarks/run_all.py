@@ -3,13 +3,16 @@
 * ``engine.json``  - ``bench_engine``: ``observe()`` vs bare ``transitions``, attach, memory;
 * ``e2e.json``     - ``bench_e2e``: the poll schedule on several server profiles, our controller
   (polling and streaming) vs the SDK's own loop, side by side (the headline);
+* ``e2e-slow.json`` - ``bench_e2e`` again with 0.5 s server steps (phases of 0.5-1.5 s) on the two
+  targeted profiles: how the schedule's request count grows with longer runs;
 * ``scale.json``   - ``bench_scale``: N concurrent runs on one event loop, ``AsyncRunController``
   vs a bare ``AsyncOpenAI`` loop;
 * ``profile.json`` - ``profile_hot_path``: where the CPU of a steered run goes, controller vs bare.
 
 Each benchmark runs in its own interpreter, so one's memory does not colour another's numbers.
-Default sizes finish in about 5 minutes on 2 cores (e2e about 3, scale about 1); ``--full`` adds
-N = 10,000 and more repeats (about 15 minutes); ``--quick`` is the smoke-test size (seconds).
+Default sizes finish in about 8 minutes on 2 cores (e2e about 3.5, e2e-slow about 2.5, scale
+about 1, profile under 1); ``--full`` adds N = 10,000 and more repeats (about 20 minutes);
+``--quick`` is the smoke-test size (seconds).
 
 Usage: ``python -m benchmarks.run_all [--quick | --full] [--results DIR] [--only NAME,...]``
 """
@@ -22,6 +25,15 @@ import sys
 import time
 from pathlib import Path
 
+_SLOW = [
+    "--step",
+    "0.5",
+    "--profiles",
+    "get-only-poll-after,no-poll-after",
+    "--scenarios",
+    "text,one-tool,two-rounds",
+    "--what-if",
+]
 #: name -> (module, arguments for quick, default, full)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     "engine": ("benchmarks.bench_engine", ["--quick"], [], []),
@@ -30,6 +42,12 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
         ["--quick", "--scenarios", "text,parallel-3"],
         ["--repeats", "5", "--what-if"],
         ["--repeats", "9", "--what-if"],
+    ),
+    "e2e-slow": (
+        "benchmarks.bench_e2e",
+        ["--quick", "--profiles", "no-poll-after", "--scenarios", "text"],
+        [*_SLOW, "--repeats", "3"],
+        [*_SLOW, "--repeats", "5"],
     ),
     "scale": ("benchmarks.bench_scale", ["--quick"], [], ["--full"]),
     "profile": ("benchmarks.profile_hot_path", ["--n", "20"], ["--n", "1000"], ["--n", "3000"]),
