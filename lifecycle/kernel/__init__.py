@@ -1,11 +1,13 @@
 """The drive kernel: every decision of driving a run, with no I/O, no clock and no SDK.
 
 A :class:`Drive` follows one run of one lifecycle through a :class:`Binding` (the table, the
-requests as data, the parsing). Its entry points are generators: they yield requests
-(:class:`ApiCall`, :class:`Sleep`, :class:`RunTools`, :class:`SaveRun`, :class:`Emit`...) and are
-resumed with a :class:`Reply` that carries the result, the driver's clock readings and any late
-tool results. Drivers (``adapters.openai``'s sync and async controllers, a Temporal workflow)
-only perform requests; tests pump the kernel with scripted replies::
+requests as data, the parsing): :class:`AssistantsBinding` for Assistants runs,
+:class:`ResponsesBinding` for Responses API background chains. Its entry points are generators:
+they yield requests (:class:`ApiCall`, :class:`Sleep`, :class:`RunTools`, :class:`SaveRun`,
+:class:`Emit`...) and are resumed with a :class:`Reply` that carries the result, the driver's
+clock readings and any late tool results. Drivers (``adapters.openai``'s sync and async
+controllers, a Temporal workflow) only perform requests; tests pump the kernel with scripted
+replies::
 
     drive = Drive(AssistantsBinding(), config=ControllerConfig(), scope="thread_1",
                   run_id="run_1", now=0.0, wall=0.0)
@@ -20,7 +22,14 @@ Every drive ends with one explicit :class:`Ending`.
 from __future__ import annotations
 
 from lifecycle.kernel._assistants import ActiveRunPolicy, AssistantsBinding, parse_run
-from lifecycle.kernel._binding import Binding, DriveApi, Flow, Observation, StreamItem
+from lifecycle.kernel._binding import (
+    Binding,
+    Capabilities,
+    DriveApi,
+    Flow,
+    Observation,
+    StreamItem,
+)
 from lifecycle.kernel._config import ControllerConfig, RetryPolicy
 from lifecycle.kernel._drive import CancelSignal, Drive
 from lifecycle.kernel._ending import Ending, EndingKind
@@ -49,6 +58,8 @@ from lifecycle.kernel._messages import (
     StreamOpened,
     ToolResult,
 )
+from lifecycle.kernel._responses import ResponsesBinding
+from lifecycle.kernel._responses_json import output_text
 from lifecycle.kernel._results import (
     DriveResult,
     MessageSeen,
@@ -72,6 +83,7 @@ __all__ = [
     "Binding",
     "CallFailed",
     "CancelSignal",
+    "Capabilities",
     "CloseRun",
     "CloseStream",
     "ControllerConfig",
@@ -93,6 +105,7 @@ __all__ = [
     "RecordEffect",
     "Reply",
     "Request",
+    "ResponsesBinding",
     "RetryPolicy",
     "RoundFinished",
     "RoundStarted",
@@ -107,6 +120,7 @@ __all__ = [
     "ThreadBusy",
     "ToolCallRecord",
     "ToolResult",
+    "output_text",
     "parse_run",
     "records_from_ledger",
 ]

@@ -40,7 +40,7 @@ from lifecycle.kernel._assistants_json import (
     parse_run,
     step_item,
 )
-from lifecycle.kernel._binding import DriveApi, Flow, Observation, StreamItem
+from lifecycle.kernel._binding import Capabilities, DriveApi, Flow, Observation, StreamItem
 from lifecycle.kernel._errors import CallFailed, DeadlineReached, OutcomeUnknown, ThreadBusy
 from lifecycle.kernel._messages import (
     Failure,
@@ -78,6 +78,7 @@ class AssistantsBinding:
     """
 
     spec = ASSISTANTS_RUN
+    capabilities = Capabilities()
 
     def __init__(
         self, *, on_active_run: ActiveRunPolicy = "fail", stream_timeout: float | None = None
@@ -104,7 +105,13 @@ class AssistantsBinding:
         return HttpRequest("POST", self._runs(scope, run_id, "/cancel"), body={}, headers=_BETA)
 
     def submit(
-        self, scope: str, run_id: str, outputs: Sequence[ToolOutput], *, stream: bool
+        self,
+        scope: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        stream: bool,
+        last: Observation | None = None,
     ) -> HttpRequest:
         """``POST .../submit_tool_outputs`` with every output of the round."""
         body: dict[str, Any] = {"tool_outputs": [o.to_param() for o in outputs]}
@@ -140,6 +147,10 @@ class AssistantsBinding:
         if name == "error":
             return StreamItem(failure=Failure(FailureKind.STREAM, message="error event"))
         return EMPTY
+
+    def resume_stream(self, scope: str, run_id: str, after: int) -> HttpRequest | None:
+        """Assistants streams cannot be resumed: polling takes over."""
+        return None
 
     # -- create ---------------------------------------------------------------------------------
 

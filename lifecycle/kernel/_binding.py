@@ -36,7 +36,7 @@ from lifecycle._spec import LifecycleSpec
 from lifecycle.kernel._config import RetryPolicy
 from lifecycle.kernel._messages import Failure, HttpRequest, Reply, Request, SseEvent
 
-__all__ = ["Binding", "DriveApi", "Flow", "Observation", "StreamItem"]
+__all__ = ["Binding", "Capabilities", "DriveApi", "Flow", "Observation", "StreamItem"]
 
 #: A kernel flow: yields requests, receives replies, returns a value.
 Flow = Generator[Request, Reply, Any]
@@ -68,6 +68,30 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an API lets a client know or do, which changes how the kernel decides.
+
+    Attributes:
+        submit_starts_new_object: the answer to a submit is a new object that the drive follows
+            from then on (a Responses chain's next response; its id becomes ``run_id``).
+        idle_while_awaiting: nothing runs on the server while the object waits for the client
+            (a completed response), so a cancel there is the client's own decision, with no
+            request.
+        finds_lost_creates: a create whose answer was lost can be looked up (Assistants: the
+            thread's runs by ``metadata.op_id``). Without it such a create is never resent: the
+            drive ends ``outcome_unknown``.
+        checks_lost_submits: a submit whose answer was lost can be checked (Assistants: the
+            run's step, or its status). Without it nothing is resent either: the drive ends
+            ``outcome_unknown``.
+    """
+
+    submit_starts_new_object: bool = False
+    idle_while_awaiting: bool = False
+    finds_lost_creates: bool = True
+    checks_lost_submits: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class StreamItem:
     """What one stream event (or listed item) means to the kernel; empty to skip it.
 
@@ -79,6 +103,8 @@ class StreamItem:
         message_id: the message's id.
         text: the message's text.
         failure: the stream reported an error, or sent something that is not the API's.
+        sequence: the event's position in its stream, when the API numbers them (Responses'
+            ``sequence_number``: a dropped stream resumes after the last one).
     """
 
     observation: Observation | None = None
@@ -88,6 +114,7 @@ class StreamItem:
     message_id: str = ""
     text: str = ""
     failure: Failure | None = None
+    sequence: int | None = None
 
 
 class DriveApi(Protocol):
@@ -147,6 +174,8 @@ class Binding(Protocol):
 
     #: the lifecycle table the kernel drives
     spec: LifecycleSpec[Any]
+    #: what the API lets a client know or do
+    capabilities: Capabilities
 
     def retrieve(self, scope: str, run_id: str) -> HttpRequest:
         """The request that reads the object."""
@@ -155,15 +184,26 @@ class Binding(Protocol):
         """The request that cancels the object."""
 
     def submit(
-        self, scope: str, run_id: str, outputs: Sequence[ToolOutput], *, stream: bool
+        self,
+        scope: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        stream: bool,
+        last: Observation | None = None,
     ) -> HttpRequest:
-        """The request that answers an awaiting-client round with one output per call."""
+        """The request that answers an awaiting-client round with one output per call
+        (``last``: the latest observation of the object, for APIs that need its fields)."""
 
     def parse(self, body: bytes) -> Observation | Failure:
         """An object body as an :class:`Observation`, or a ``MALFORMED`` :class:`Failure`."""
 
     def parse_event(self, event: SseEvent) -> StreamItem:
         """What a stream event means (an empty :class:`StreamItem` to skip it)."""
+
+    def resume_stream(self, scope: str, run_id: str, after: int) -> HttpRequest | None:
+        """The request that reopens a dropped stream after event ``after`` (``None``: the API
+        cannot resume a stream; polling takes over)."""
 
     def op_id_from(self, args: Mapping[str, Any]) -> str | None:
         """The caller's own create-intent id in the create arguments, if any."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from lifecycle._records import Via
 from lifecycle.kernel._binding import Flow
+from lifecycle.kernel._durable import save
 from lifecycle.kernel._ending import EndingKind
 from lifecycle.kernel._errors import CallFailed, DeadlineReached, OutcomeUnknown, Stop
 from lifecycle.kernel._finish import finish
@@ -35,6 +36,11 @@ def send_cancel(d: Drive) -> Flow:
     d.cancel_requested = True
     if d.cancel_started is None:
         d.cancel_started = d.now
+    if d.binding.capabilities.idle_while_awaiting and d.lc.awaiting_client:
+        # nothing runs on the server (the response completed): ending the chain is ours alone
+        d.lc.trigger(d.facts.cancel_trigger[d.lc._status])
+        yield from save(d)
+        return
     attempts = 0
     while True:
         try:

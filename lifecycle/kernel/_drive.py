@@ -140,6 +140,8 @@ class Drive:
         self.seen_steps: set[str] = set()
         self.messages: dict[str, str] = {}
         self.late_unsaved = False
+        #: the objects the drive followed, oldest first (a Responses chain's response ids)
+        self.object_ids: list[str] = [run_id] if run_id else []
 
     # -- talking to the driver -----------------------------------------------------------------
 
@@ -248,6 +250,8 @@ class Drive:
         """
         if new_run or not self.run_id:
             self.run_id = obs.id
+            if obs.id not in self.object_ids:
+                self.object_ids.append(obs.id)
         elif obs.id != self.run_id:
             yield from self.note(
                 logging.WARNING, "an answer about another run; ignored", seen=obs.id
@@ -271,15 +275,16 @@ class Drive:
             raise Stop(self.ending(EndingKind.TERMINAL, status=obs.status, detail="off_table"))
         return False
 
-    def answered(self, response: Any) -> Flow:
-        """Take the answer to our own mutating request (see ``DriveApi.answered``)."""
+    def answered(self, response: Any, *, new_object: bool = False) -> Flow:
+        """Take the answer to our own mutating request (see ``DriveApi.answered``);
+        ``new_object``: the answer is a new object the drive follows from now on."""
         assert isinstance(response, HttpResponse)
         self.schedule.after_action(response.headers)
         parsed = self.binding.parse(response.body)
         if isinstance(parsed, Failure):
             yield from self.note(logging.WARNING, "an answer is unreadable", error=parsed.message)
             return False
-        yield from self.observe(parsed, Via.CLIENT)
+        yield from self.observe(parsed, Via.CLIENT, new_run=new_object)
         return True
 
     def step_seen(self, step_id: str, payload: Any) -> Flow:

@@ -17,6 +17,9 @@ derived from this one value.
 ``held``           a tool call's effect is unknown: its round waits for a person
 ``not_created``    a create intent that no run on the server carries
 ``interrupted``    the task or thread driving the run was interrupted locally
+``outcome_unknown`` a create or submit lost its answer and the API gives no way to find
+                   out whether it got in (``detail``: ``create`` or ``submit``); nothing
+                   was resent
 ================== ===================================================================
 """
 
@@ -39,6 +42,7 @@ class EndingKind(StrEnum):
     HELD = "held"
     NOT_CREATED = "not_created"
     INTERRUPTED = "interrupted"
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
 
 #: Endings with no run status of their own: the outcome reports the kind as its status.

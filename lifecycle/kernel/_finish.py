@@ -97,6 +97,7 @@ def result(d: Drive, ending: Ending) -> DriveResult:
         stream_fallbacks=d.stream_fallbacks,
         cancel_requested=d.cancel_requested,
         cancel_lost_race=lost_race,
+        object_ids=tuple(d.object_ids),
     )
 
 

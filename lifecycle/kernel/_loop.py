@@ -104,6 +104,9 @@ def resume_body(
 def adopt_body(d: Drive, op_id: str) -> Flow:
     """Find the run a create intent produced and follow it; ``not_created`` when none did."""
     d.op_id = op_id
+    if not d.binding.capabilities.finds_lost_creates:
+        # the API cannot look a create up: the intent stays open; nothing is created again
+        raise Stop(d.ending(EndingKind.OUTCOME_UNKNOWN, status="", detail="create"))
     found = yield from d.binding.find_created(d, op_id)
     if not found:
         yield from abandon_create(d)

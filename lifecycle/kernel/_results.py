@@ -168,6 +168,8 @@ class DriveResult:
         stream_fallbacks: times a stream failed and polling took over.
         cancel_requested: whether a cancel was sent (ours: a user's or a deadline's).
         cancel_lost_race: a cancel was sent but the run ended otherwise.
+        object_ids: the objects the drive followed, oldest first (a Responses chain's response
+            ids; the one run of an Assistants drive).
     """
 
     ending: Ending
@@ -184,6 +186,7 @@ class DriveResult:
     stream_fallbacks: int = 0
     cancel_requested: bool = False
     cancel_lost_race: bool = False
+    object_ids: tuple[str, ...] = ()
 
     def snapshot(self) -> LifecycleSnapshot:
         """The lifecycle's snapshot (taken on demand)."""

@@ -126,10 +126,13 @@ def submit(d: Drive, ids: list[str], outputs: list[ToolOutput]) -> Flow:
     """Submit one output per call id, once; reconcile before anything is sent again."""
     attempts = 0
     while True:
-        http = d.binding.submit(d.scope, d.run_id, outputs, stream=d.streaming)
+        http = d.binding.submit(d.scope, d.run_id, outputs, stream=d.streaming, last=d.last)
         try:
             value = yield from d.call("submit", http, mutating=True)
         except OutcomeUnknown as unknown:
+            if not d.binding.capabilities.checks_lost_submits:
+                # the API gives no way to tell whether it got in: never resend it
+                raise Stop(d.ending(EndingKind.OUTCOME_UNKNOWN, detail="submit")) from None
             settled = yield from reconcile_submit(d, ids)
             if settled:
                 return
@@ -144,13 +147,18 @@ def submit(d: Drive, ids: list[str], outputs: list[ToolOutput]) -> Flow:
                 yield from reconcile_submit(d, ids)
                 return
             raise
-        d.lc.record_submission(ids)
+        new_object = d.binding.capabilities.submit_starts_new_object
+        if new_object:  # the answer is the next object: the round's edge is ours, certainly
+            d.lc.trigger(d.facts.submit_trigger[d.lc._status], tool_call_ids=ids)
+        else:
+            d.lc.record_submission(ids)
         d.ledger.delivered(ids)
         yield from save(d)
         if isinstance(value, StreamOpened):
             yield from consume(d, value.handle)
             return
-        yield from d.answered(value)  # accepted (2xx); if unreadable, the next poll tells
+        # accepted (2xx); if unreadable, the next poll tells
+        yield from d.answered(value, new_object=new_object)
         return
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ class TableFacts:
             Responses).
         cancel_success: the terminal statuses that mean the cancel took effect.
         submit_triggers: the triggers of the guarded submit edges (our tool outputs).
+        cancel_trigger: the cancel edge's trigger, by the status it leaves.
+        submit_trigger: the submit edge's trigger, by the status it leaves.
     """
 
     terminal: frozenset[str]
@@ -32,6 +35,8 @@ class TableFacts:
     cancel_targets: frozenset[str]
     cancel_success: frozenset[str]
     submit_triggers: frozenset[tuple[str, str]]
+    cancel_trigger: Mapping[str, str]
+    submit_trigger: Mapping[str, str]
 
     @classmethod
     def of(cls, spec: LifecycleSpec[Any]) -> TableFacts:
@@ -55,6 +60,8 @@ class TableFacts:
             submit_triggers=frozenset(
                 (e.source, e.trigger) for e in spec.edges if e.guard == SUBMIT_GUARD
             ),
+            cancel_trigger={e.source: e.trigger for e in cancel_edges},
+            submit_trigger={e.source: e.trigger for e in spec.edges if e.guard == SUBMIT_GUARD},
         )
         _FACTS[id(spec)] = (spec, facts)
         return facts

@@ -1,0 +1,232 @@
+"""The kernel driving a Responses background chain, pumped with scripted replies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from lifecycle import CallState
+from lifecycle.kernel import (
+    CallFailed,
+    ControllerConfig,
+    Drive,
+    EndingKind,
+    Failure,
+    FailureKind,
+    ResponsesBinding,
+    SseEvent,
+    StreamOpened,
+    output_text,
+)
+from tests.kernel.conftest import CountingTools
+from tests.kernel.script import START, Script, ok
+
+CALL = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "add",
+        "arguments": '{"a": 1, "b": 2}', "status": "completed"}  # fmt: skip
+
+
+def response(
+    status: str, rid: str = "resp_1", output: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "object": "response",
+        "status": status,
+        "background": True,
+        "model": "gpt-test",
+        "instructions": "be brief",
+        "tools": [{"type": "function", "name": "add"}],
+        "output": output or [],
+        "metadata": {"op_id": "op_1"},
+        **extra,
+    }
+
+
+def answer(text: str) -> list[dict[str, Any]]:
+    return [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+             "content": [{"type": "output_text", "text": text, "annotations": []}]}]  # fmt: skip
+
+
+def chain_drive(tools: CountingTools | None = None, **config: Any) -> Drive:
+    config.setdefault("fetch_messages", False)
+    return Drive(
+        ResponsesBinding(),
+        config=ControllerConfig(**config),
+        scope="op_1",
+        now=0.0,
+        wall=START,
+        tools=tools,
+    )
+
+
+ARGS = {"model": "gpt-test", "input": "add 1 and 2", "instructions": "be brief",
+        "tools": [{"type": "function", "name": "add"}]}  # fmt: skip
+
+
+def test_a_tool_round_is_answered_by_the_next_background_response(
+    calc_tools: CountingTools,
+) -> None:
+    d = chain_drive(calc_tools)
+    script = Script().add(
+        ok(response("queued")),
+        ok(response("completed", output=[CALL])),
+        ok(response("queued", rid="resp_2")),  # the next response
+        ok(response("completed", rid="resp_2", output=answer("3"))),
+    )
+    result = script.play(d.create(ARGS, op_id="op_1"))
+    assert result.ending.kind is EndingKind.TERMINAL
+    assert result.ending.status == "completed"
+    assert result.object_ids == ("resp_1", "resp_2")
+    assert calc_tools.runs["add"] == 1
+    first, _, nxt, last = script.calls()
+    assert first.http.body is not None
+    assert first.http.body["background"] is True
+    assert first.http.body["input"] == "add 1 and 2"
+    assert first.http.body["metadata"] == {"op_id": "op_1"}
+    assert nxt.op == "submit"
+    assert nxt.http.path == "/responses"
+    body = nxt.http.body
+    assert body is not None
+    assert body["previous_response_id"] == "resp_1"
+    assert body["input"] == [{"type": "function_call_output", "call_id": "call_1", "output": "3"}]
+    assert (body["model"], body["instructions"], body["background"]) == (
+        "gpt-test",
+        "be brief",
+        True,
+    )
+    assert body["tools"] == ARGS["tools"]
+    assert last.http.path == "/responses/resp_2"
+    assert [(e.source, e.dest, e.via) for e in result.history] == [
+        ("queued", "in_progress", "poll"),
+        ("in_progress", "requires_action", "poll"),
+        ("requires_action", "queued", "client"),
+        ("queued", "in_progress", "poll"),
+        ("in_progress", "completed", "poll"),
+    ]
+    assert result.ledger.state_of("call_1") is CallState.DELIVERED
+    assert output_text(result.payload) == "3"
+
+
+def test_a_lost_first_create_is_never_resent() -> None:
+    """No responses.list and no idempotency key: a lost create answer raises, once."""
+    d = chain_drive()
+    script = Script().add(Failure(FailureKind.TIMEOUT, message="read timeout"))
+    with pytest.raises(CallFailed) as info:
+        script.play(d.create(ARGS, op_id="op_1"))
+    assert info.value.failure.kind is FailureKind.TIMEOUT
+    assert script.ops() == ["create"]
+
+
+def test_a_lost_next_response_ends_the_drive_outcome_unknown(calc_tools: CountingTools) -> None:
+    """The answer to the next response's create is lost: it may exist; nothing is resent, the
+    drive ends ``outcome_unknown`` (the ledger says why each output's fate is unknown)."""
+    d = chain_drive(calc_tools)
+    script = Script().add(
+        ok(response("completed", output=[CALL])),
+        Failure(FailureKind.CONNECTION, message="dropped"),
+    )
+    result = script.play(d.create(ARGS, op_id="op_1"))
+    assert result.ending.kind is EndingKind.OUTCOME_UNKNOWN
+    assert result.ending.detail == "submit"
+    assert script.ops() == ["create", "submit"]
+    assert result.ledger.entries["call_1"].reason == "outcome_unknown"
+    assert calc_tools.runs["add"] == 1
+
+
+def test_a_cancel_while_the_chain_waits_needs_no_request() -> None:
+    """The chain waits for the client (the response completed): ending it is local."""
+    d = chain_drive(max_tool_rounds=1)  # no tool registered: the round is answered with errors
+    second = {**CALL, "id": "fc_2", "call_id": "call_2"}
+    script = Script().add(
+        ok(response("completed", output=[CALL])),
+        ok(response("completed", rid="resp_2", output=[second])),  # the model asks again
+    )
+    result = script.play(d.create(ARGS, op_id="op_1"))
+    assert result.ending.deadline == "tool_round_limit"
+    assert result.ending.status == "cancelled"
+    assert "cancel" not in script.ops()
+    assert result.history[-1].dest == "cancelled"
+    assert result.history[-1].via == "client"
+
+
+def test_a_live_response_is_cancelled_straight_to_cancelled() -> None:
+    d = chain_drive(deadlines={"queued": 1.0})
+    script = Script().add(*[ok(response("queued"))] * 6, ok(response("cancelled")))
+    result = script.play(d.create(ARGS, op_id="op_1"))
+    assert result.ending.kind is EndingKind.DEADLINE
+    assert result.ending.status == "cancelled"
+    assert script.calls()[-1].http.path == "/responses/resp_1/cancel"
+
+
+def test_a_cancel_that_loses_the_race_is_reported_not_raised() -> None:
+    """The response completed before the cancel took: the chain ends completed, the cancel
+    lost its race."""
+    d = chain_drive()
+    d.run_id = "resp_1"
+    script = Script().add(
+        ok(response("in_progress")), ok(response("completed", output=answer("ok")))
+    )
+    result = script.play(d.cancel())
+    assert result.ending.status == "completed"
+    assert result.cancel_lost_race
+    assert script.ops() == ["retrieve", "cancel"]
+
+
+def test_a_dropped_stream_resumes_after_its_last_sequence_number() -> None:
+    d = Drive(
+        ResponsesBinding(),
+        config=ControllerConfig(fetch_messages=False),
+        scope="op_1",
+        now=0.0,
+        wall=START,
+        stream=True,
+    )
+    script = Script().add(StreamOpened("s1"), StreamOpened("s2"))
+
+    def event(kind: str, seq: int, status: str | None = None) -> SseEvent:
+        data: dict[str, Any] = {"type": kind, "sequence_number": seq}
+        if status is not None:
+            data["response"] = response(
+                status, output=answer("ok") if status == "completed" else []
+            )
+        return SseEvent(kind, data)
+
+    script.events.extend(
+        [
+            event("response.created", 0, "queued"),
+            event("response.in_progress", 1, "in_progress"),
+            event("response.output_text.delta", 2),
+            Failure(FailureKind.STREAM, message="dropped"),
+            event("response.output_text.delta", 3),
+            event("response.completed", 4, "completed"),
+        ]
+    )
+    result = script.play(d.create(ARGS, op_id="op_1"))
+    assert result.ending.status == "completed"
+    assert result.stream_fallbacks == 0
+    resume = script.calls()[1]
+    assert resume.http.path == "/responses/resp_1"
+    assert dict(resume.http.query) == {"stream": "true", "starting_after": 2}
+    assert resume.http.stream
+
+
+def test_the_chain_resumed_without_its_create_arguments_reads_them_from_the_last_response(
+    calc_tools: CountingTools,
+) -> None:
+    """After a restart the binding has no create arguments: the next response copies model,
+    instructions and tools from the response it answers."""
+    from lifecycle import RESPONSE_CHAIN, RunLifecycle, ToolLedger
+
+    d = chain_drive(calc_tools)
+    script = Script().add(
+        ok(response("completed", output=[CALL])), ok(response("completed", rid="resp_2"))
+    )
+    d.run_id = "resp_1"
+    result = script.play(d.resume(RunLifecycle(RESPONSE_CHAIN), ToolLedger(), op_id="op_1"))
+    assert result.ending.status == "completed"
+    nxt = script.calls()[1].http.body
+    assert nxt is not None
+    assert (nxt["model"], nxt["instructions"]) == ("gpt-test", "be brief")
+    assert json.dumps(nxt["tools"]) == json.dumps([{"type": "function", "name": "add"}])
