@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: source (async) -> generated (sync), relative to the repository root
 FILES = {
+    "adapters/openai/_async/_pump.py": "adapters/openai/_sync/_pump.py",
     "adapters/openai/_async/_controller.py": "adapters/openai/_sync/_controller.py",
 }
 
@@ -42,8 +43,11 @@ SUBS = (
     (r"\banyio\.sleep\b", "time.sleep"),
     (r"\bAsyncRunController\b", "RunController"),
     (r"\bAsyncBackend\b", "SyncBackend"),
+    (r"\bAsyncPump\b", "SyncPump"),
+    (r"\bAsyncResponseController\b", "ResponseController"),
     (r"\bAsyncOpenAI\b", "OpenAI"),
     (r"\b_async/", "_sync/"),
+    (r"\b_async\._", "_sync._"),
     (r"\bThe async controller\b", "The sync controller"),
 )
 _COMPILED = tuple((re.compile(pattern), repl) for pattern, repl in SUBS)

@@ -1,8 +1,9 @@
-"""What the sync and async controllers share: typed settings, building a drive of the kernel for
-a run, carrying out the kernel's store requests, logging its notices, and the recovery plan.
+"""What every controller shares: typed settings, clocks, the store, carrying out the kernel's
+store requests and logging its notices.
 
-Everything here is free of I/O waits; the twins (``_async/`` is the source, ``_sync/`` is
-generated from it) only differ in how they perform a request.
+Everything here is free of I/O waits. ``_runs.py`` adds what Assistants runs need (threads,
+recovery), ``_chains.py`` what Responses chains need; the twins (``_async/`` is the source,
+``_sync/`` is generated from it) only differ in how they perform a request.
 """
 
 from __future__ import annotations
@@ -15,35 +16,25 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from adapters.openai._errors import CRASH_POINTS
-from adapters.openai._hygiene import ThreadClaims
 from adapters.openai._logging import logger
-from adapters.openai._outcome import RunOutcome
-from adapters.openai._tools import ToolRunner
-from adapters.store import EffectPhase, RunStore, StoredRun
+from adapters.store import EffectPhase, RunStore
 from lifecycle import Hooks, ToolRegistry
 from lifecycle.kernel import (
-    ActiveRunPolicy,
-    AssistantsBinding,
     BeginCreate,
     BindCreate,
-    CancelSignal,
     CloseRun,
     ControllerConfig,
-    Drive,
-    DriveResult,
-    Flow,
     Notice,
     RecordEffect,
     SaveRun,
     StatusSeen,
 )
-from lifecycle.kernel._assistants import ACTIVE_RUN_POLICIES
 
 __all__ = ["ControllerBase", "key_redactor"]
 
 
 class ControllerBase:
-    """Settings shared by :class:`RunController` and :class:`AsyncRunController`.
+    """Settings shared by every controller (runs and chains, sync and async).
 
     Args:
         tools: the tool registry (default: none; every tool call gets an ``unknown_tool`` output).
@@ -58,7 +49,6 @@ class ControllerBase:
             the create, the lifecycle and ledger after every change, and each tool call's effect
             ``started``/``finished`` around it; ``recover()`` continues after a crash.
         crash_at: a named crash point (tests only): raise :class:`CrashPoint` there.
-        on_active_run: the default ``on_active_run`` policy of ``run()``.
     """
 
     def __init__(
@@ -74,12 +64,9 @@ class ControllerBase:
         rng: random.Random | None = None,
         store: RunStore | None = None,
         crash_at: str | None = None,
-        on_active_run: ActiveRunPolicy = "fail",
     ) -> None:
         if crash_at is not None and crash_at not in CRASH_POINTS:
             raise ValueError(f"unknown crash point {crash_at!r}; one of {sorted(CRASH_POINTS)}")
-        if on_active_run not in ACTIVE_RUN_POLICIES:
-            raise ValueError(f"on_active_run must be one of {sorted(ACTIVE_RUN_POLICIES)}")
         if config is not None and not isinstance(config, ControllerConfig):
             raise TypeError(f"config must be a ControllerConfig, not {type(config).__name__}")
         if tools is not None and not isinstance(tools, ToolRegistry):
@@ -96,9 +83,7 @@ class ControllerBase:
         self.rng = rng if rng is not None else random.Random()
         self.store = store
         self.crash_at = crash_at
-        self.on_active_run: ActiveRunPolicy = on_active_run
         self._redact: Callable[[str], str] | None = None
-        self._claims = ThreadClaims(store, wall_clock)
 
     @staticmethod
     def _check_ids(**ids: Any) -> None:
@@ -106,103 +91,6 @@ class ControllerBase:
         for name, value in ids.items():
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty string, not {value!r}")
-
-    # -- building drives -----------------------------------------------------------------------
-
-    def _new_drive(
-        self,
-        thread_id: str,
-        run_id: str = "",
-        *,
-        stream: bool | None = None,
-        watch: bool = False,
-        cancel_token: CancelSignal | None = None,
-        allowed_tools: Collection[str] | None = None,
-        on_active_run: ActiveRunPolicy | None = None,
-    ) -> tuple[Drive, ToolRunner]:
-        policy = on_active_run if on_active_run is not None else self.on_active_run
-        if policy not in ACTIVE_RUN_POLICIES:
-            raise ValueError(f"on_active_run must be one of {sorted(ACTIVE_RUN_POLICIES)}")
-        binding = AssistantsBinding(
-            on_active_run=policy, stream_timeout=self.config.stream_idle_timeout_s
-        )
-        drive = Drive(
-            binding,
-            config=self.config,
-            scope=thread_id,
-            run_id=run_id,
-            now=self.clock(),
-            wall=self.wall_clock(),
-            tools=self.tools,
-            allowed_tools=allowed_tools if allowed_tools is not None else self.allowed_tools,
-            hooks=self.hooks,
-            rng=self.rng,
-            stream=self.stream if stream is None else stream,
-            watch=watch,
-            durable=self.store is not None,
-            cancel_signal=cancel_token,
-        )
-        return drive, ToolRunner(self.tools, self._redact)
-
-    def _attach(
-        self, thread_id: str, run_id: str, cancel_token: CancelSignal | None
-    ) -> tuple[Drive, ToolRunner, Flow]:
-        """The flow of ``drive()``: it continues from the store's saved lifecycle and ledger, or
-        from what this controller kept of an earlier drive of the run, so a tool call that ran
-        is never run again; a run known nowhere is attached afresh."""
-        drive, runner = self._new_drive(thread_id, run_id, cancel_token=cancel_token)
-        stored = self.store.load(run_id) if self.store is not None else None
-        if stored is not None and not stored.terminal:
-            return drive, runner, self._resume(drive, stored)
-        kept = self._claims.kept(run_id) if stored is None else None
-        if kept is None:
-            return drive, runner, drive.attach()
-        # in this process an executed call always has its output, unless it is still running
-        # past its budget: such a call is an unknown effect, never re-run
-        running = {c for c, e in kept.ledger.entries.items() if e.executed and e.output is None}
-        lifecycle = kept.restore(hooks=self.hooks)
-        return (
-            drive,
-            runner,
-            drive.resume(lifecycle, kept.ledger, started=running, unfinished=running),
-        )
-
-    def _resume(self, drive: Drive, stored: StoredRun) -> Flow:
-        """Resume a run saved in the store, with the effects its log records."""
-        assert self.store is not None
-        effects = self.store.effects(stored.run_id)
-        started = {e.tool_call_id for e in effects if e.phase is EffectPhase.STARTED}
-        return drive.resume(
-            stored.restore(hooks=self.hooks),
-            stored.ledger,
-            op_id=stored.op_id,
-            started=started,
-            unfinished=self.store.unknown_effects(stored.run_id),
-        )
-
-    def _recovery(self) -> list[tuple[Drive, ToolRunner, Flow]]:
-        """One drive per pending run of the store, then one per unbound create intent.
-
-        Raises:
-            RuntimeError: the controller has no store.
-        """
-        store = self.store
-        if store is None:
-            raise RuntimeError("recover() needs a controller built with store=RunStore(...)")
-        pending = store.pending()
-        intents = store.unbound_creates()
-        for stored in pending:  # no run() on these threads while they are reconciled (I6)
-            self._claims.claim(stored.thread_id, stored.run_id, "recovering")
-        for intent in intents:
-            self._claims.claim(intent.thread_id, "", "recovering a create")
-        plans: list[tuple[Drive, ToolRunner, Flow]] = []
-        for stored in pending:
-            drive, runner = self._new_drive(stored.thread_id, stored.run_id)
-            plans.append((drive, runner, self._resume(drive, stored)))
-        for intent in intents:
-            drive, runner = self._new_drive(intent.thread_id)
-            plans.append((drive, runner, drive.adopt_create(intent.op_id)))
-        return plans
 
     # -- carrying out requests that need no waiting --------------------------------------------
 
@@ -251,10 +139,6 @@ class ControllerBase:
                         "inferred": e.inferred,
                     },
                 )
-
-    @staticmethod
-    def _outcome(result: DriveResult) -> RunOutcome:
-        return RunOutcome.from_result(result)
 
     def __repr__(self) -> str:
         tools = list(self.tools.names) if self.tools is not None else []

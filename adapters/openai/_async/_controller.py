@@ -1,56 +1,33 @@
-"""The async controller: drive runs by pumping the kernel's drives with ``AsyncOpenAI``.
+"""The async controller of Assistants runs: pump the kernel's drives with ``AsyncOpenAI``.
 
-The controller is written once, as the async code in ``_async/_controller.py``; the sync twin in
-``_sync/_controller.py`` is generated from it by ``scripts/unasync.py`` (CI runs it with
-``--check``). What differs between the twins (how they wait) lives in ``_backends.py``.
+Written once, as async code; the sync twin is generated from it by ``scripts/unasync.py`` (CI runs
+it with ``--check``). What differs between the twins (how they wait) lives in ``_backends.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Any
 
 import anyio
 from openai import AsyncOpenAI
 
+from adapters.openai._async._pump import AsyncPump
 from adapters.openai._backends import AsyncBackend
-from adapters.openai._base import ControllerBase, key_redactor
-from adapters.openai._errors import CRASH_AFTER, CrashPoint
-from adapters.openai._logging import logger
-from adapters.openai._outcome import RunEvent, RunFinished, RunOutcome, public_event
+from adapters.openai._base import key_redactor
+from adapters.openai._outcome import RunEvent, RunOutcome
+from adapters.openai._runs import RunsBase
 from adapters.openai._token import CancelToken
-from adapters.openai._tools import ToolRunner
-from adapters.openai._wire import failure_of
 from adapters.store import RunStore
 from lifecycle import Hooks, ToolRegistry
-from lifecycle.kernel import (
-    ActiveRunPolicy,
-    ApiCall,
-    CallFailed,
-    CloseStream,
-    ControllerConfig,
-    Drive,
-    DriveResult,
-    Emit,
-    Failure,
-    FailureKind,
-    Flow,
-    NextEvent,
-    Reply,
-    Request,
-    RunTools,
-    Sleep,
-    StreamOpened,
-)
+from lifecycle.kernel import ActiveRunPolicy, ControllerConfig
 
 __all__ = ["AsyncRunController"]
 
 
-class AsyncRunController(ControllerBase):
+class AsyncRunController(RunsBase, AsyncPump):
     """Drive Assistants runs with an ``openai.AsyncOpenAI`` client.
 
     The client is used with ``max_retries=0``: the controller is the one retry layer.
@@ -94,7 +71,8 @@ class AsyncRunController(ControllerBase):
         on_active_run: ActiveRunPolicy = "fail",
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
-        super().__init__(
+        RunsBase.__init__(
+            self,
             tools=tools,
             config=config,
             hooks=hooks,
@@ -169,7 +147,7 @@ class AsyncRunController(ControllerBase):
         """
         self._check_ids(thread_id=thread_id, run_id=run_id)
         drive, runner, flow = self._attach(thread_id, run_id, cancel_token)
-        outcome = await self._outcome_of(drive, runner, flow)
+        outcome: RunOutcome = await self._outcome_of(drive, runner, flow)
         self._claims.keep(outcome)
         if outcome.ending.terminal:
             self._claims.release(thread_id, run_id)
@@ -183,7 +161,7 @@ class AsyncRunController(ControllerBase):
         """
         self._check_ids(thread_id=thread_id, run_id=run_id)
         drive, runner = self._new_drive(thread_id, run_id)
-        outcome = await self._outcome_of(drive, runner, drive.cancel())
+        outcome: RunOutcome = await self._outcome_of(drive, runner, drive.cancel())
         if outcome.ending.terminal:
             self._claims.release(thread_id, run_id)
         return outcome
@@ -207,7 +185,7 @@ class AsyncRunController(ControllerBase):
         """
         outcomes: list[RunOutcome] = []
         for drive, runner, flow in self._recovery():
-            outcome = await self._outcome_of(drive, runner, flow)
+            outcome: RunOutcome = await self._outcome_of(drive, runner, flow)
             self._claims.settle(drive.scope, drive.run_id, outcome)
             outcomes.append(outcome)
         return outcomes
@@ -236,132 +214,5 @@ class AsyncRunController(ControllerBase):
         else:
             self._check_ids(thread_id=thread_id, run_id=run_id or "")
             flow = drive.attach()
-        try:
-            async with contextlib.aclosing(self._pump(drive, runner, flow, events=True)) as pump:
-                async for event in pump:
-                    yield event
-        except CallFailed as failed:
-            raise _cause(failed) from None
-
-    # -- the pump ------------------------------------------------------------------------------
-
-    async def _outcome_of(self, drive: Drive, runner: ToolRunner, flow: Flow) -> RunOutcome:
-        try:
-            async with contextlib.aclosing(self._pump(drive, runner, flow)) as pump:
-                async for event in pump:
-                    if type(event) is RunFinished:
-                        return event.outcome
-        except CallFailed as failed:
-            raise _cause(failed) from None
-        raise RuntimeError("the drive ended without an outcome")  # pragma: no cover
-
-    async def _pump(
-        self,
-        drive: Drive,
-        runner: ToolRunner,
-        flow: Flow,
-        *,
-        events: bool = False,
-        interruptible: bool = True,
-    ) -> AsyncGenerator[RunEvent, None]:
-        """Perform the drive's requests until it returns its result; yield the public events
-        (when ``events``) and finally :class:`RunFinished`."""
-        clock, wall = self.clock, self.wall_clock
-        streams: list[Any] = []
-        try:
-            request = next(flow)
-            while True:
-                if isinstance(request, Emit):
-                    self._log(request.event, drive.scope)
-                    public = public_event(request.event) if events else None
-                    if public is not None:
-                        yield public
-                    reply = Reply(None, None, clock(), wall(), runner.drain())
-                else:
-                    reply = await self._perform(request, drive, runner, streams)
-                try:
-                    request = flow.send(reply)
-                except StopIteration as stop:
-                    result: DriveResult = stop.value
-                    runner.hand_over(result.ledger.record_late)
-                    yield RunFinished(self._outcome(result))
-                    return
-        except BaseException as exc:
-            if interruptible and isinstance(exc, self._io.interruptions()) and drive.run_id:
-                flow.close()
-                await self._interrupted(drive, runner)
-            raise
-        finally:
-            flow.close()
-            for handle in streams:
-                with contextlib.suppress(Exception):
-                    await self._io.close_stream(handle)
-
-    async def _perform(
-        self, request: Request, drive: Drive, runner: ToolRunner, streams: list[Any]
-    ) -> Reply:
-        """Carry out one request (all but ``Emit``); crash points fire here, at the seam."""
-        io = self._io
-        value: Any = None
-        failure: Failure | None = None
-        if isinstance(request, ApiCall):
-            value, failure = await self._send(request, drive, streams)
-        elif isinstance(request, Sleep):
-            await io.sleep(request.seconds)
-        elif isinstance(request, RunTools):
-            value = await io.run_tools(request, runner)
-            if self.crash_at == "after_tool_effect":
-                raise CrashPoint(self.crash_at)
-        elif isinstance(request, NextEvent):
-            try:
-                value = await io.next_event(request.handle)
-            except Exception as exc:
-                failure = failure_of(exc, streaming=True) or Failure(
-                    FailureKind.STREAM, message=type(exc).__name__
-                )
-        elif isinstance(request, CloseStream):
-            if request.handle in streams:
-                streams.remove(request.handle)
-                await io.close_stream(request.handle)
-        else:
-            value = await io.store(self._store_action(request))
-        return Reply(value, failure, self.clock(), self.wall_clock(), runner.drain())
-
-    async def _send(
-        self, request: ApiCall, drive: Drive, streams: list[Any]
-    ) -> tuple[Any, Failure | None]:
-        """Send an API request; an SDK exception becomes a :class:`Failure`."""
-        crash = self.crash_at
-        if crash == "before_submit" and request.op == "submit":
-            raise CrashPoint(crash)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("request", extra={"op": request.op, "run_id": drive.run_id})
-        try:
-            value = await self._io.send(request.http)
-        except Exception as exc:
-            failure = failure_of(exc)
-            if failure is None:
-                raise
-            return None, failure
-        if isinstance(value, StreamOpened):
-            streams.append(value.handle)
-        if crash is not None and CRASH_AFTER.get(request.op) == crash:
-            raise CrashPoint(crash)
-        return value, None
-
-    async def _interrupted(self, drive: Drive, runner: ToolRunner) -> None:
-        """The drive was interrupted (its task cancelled, or Ctrl-C): one cancel for the run,
-        shielded and bounded by ``interrupt_cancel_s``; the store records it ``interrupted``."""
-        with self._io.shielded(self.config.interrupt_cancel_s):
-            flow = drive.interrupted()
-            async with contextlib.aclosing(
-                self._pump(drive, runner, flow, interruptible=False)
-            ) as pump:
-                async for _ in pump:
-                    pass
-
-
-def _cause(failed: CallFailed) -> BaseException:
-    """The SDK exception behind a create that failed for good (the kernel's error otherwise)."""
-    cause = failed.failure.cause
-    return cause if isinstance(cause, Exception) else failed
+        async for event in self._events_of(drive, runner, flow):
+            yield event
