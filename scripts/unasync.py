@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FILES = {
     "adapters/openai/_async/_pump.py": "adapters/openai/_sync/_pump.py",
     "adapters/openai/_async/_controller.py": "adapters/openai/_sync/_controller.py",
+    "adapters/openai/_async/_responses.py": "adapters/openai/_sync/_responses.py",
 }
 
 #: whole-line removals, then token substitutions, applied in order

@@ -1,15 +1,24 @@
-"""Drive OpenAI Assistants runs through the ``openai`` SDK, on the lifecycle kernel.
+"""Drive OpenAI runs through the ``openai`` SDK, on the lifecycle kernel.
 
-``RunController`` (sync) and ``AsyncRunController`` (async) pump the same kernel drive
-(``lifecycle.kernel``: every decision, no I/O); they only perform its requests. See
-``RunController`` for the methods: ``run``, ``drive``, ``cancel``, ``events`` and ``recover``
-(with ``store=RunStore(...)``: durable restart). Settings are one typed object,
-:class:`ControllerConfig`.
+* ``RunController`` / ``AsyncRunController``: Assistants runs (``run``, ``drive``, ``cancel``,
+  ``events``, ``recover`` with ``store=RunStore(...)``);
+* ``ResponseController`` / ``AsyncResponseController``: Responses API background chains (``run``,
+  ``drive``, ``cancel``, ``events``).
+
+Each pumps a kernel drive (``lifecycle.kernel``: every decision, no I/O) and only performs its
+requests. Settings are one typed object, :class:`ControllerConfig`.
 """
 
 from __future__ import annotations
 
 from adapters.openai._async._controller import AsyncRunController
+from adapters.openai._async._responses import AsyncResponseController
+from adapters.openai._chain_outcome import (
+    ChainEvent,
+    ChainFinished,
+    ResponseChanged,
+    ResponseOutcome,
+)
 from adapters.openai._errors import CRASH_POINTS, CrashPoint
 from adapters.openai._logging import LOGGER_NAME, RedactingFilter
 from adapters.openai._outcome import (
@@ -24,6 +33,7 @@ from adapters.openai._outcome import (
     ToolsStarted,
 )
 from adapters.openai._sync._controller import RunController
+from adapters.openai._sync._responses import ResponseController
 from adapters.openai._token import CancelToken
 from lifecycle.kernel import (
     ActiveRunPolicy,
@@ -40,14 +50,20 @@ __all__ = [
     "LOGGER_NAME",
     "UNKNOWN_EFFECT",
     "ActiveRunPolicy",
+    "AsyncResponseController",
     "AsyncRunController",
     "CancelToken",
+    "ChainEvent",
+    "ChainFinished",
     "ControllerConfig",
     "CrashPoint",
     "Ending",
     "EndingKind",
     "MessageCompleted",
     "RedactingFilter",
+    "ResponseChanged",
+    "ResponseController",
+    "ResponseOutcome",
     "RetryPolicy",
     "RunController",
     "RunEvent",

@@ -58,6 +58,11 @@ class ToolCallRecord:
     full_output: str | None = None
     round: int = 1
 
+    @property
+    def call_id(self) -> str:
+        """The ``call_id`` a Responses ``function_call_output`` answers (the same as ``id``)."""
+        return self.id
+
     def __repr__(self) -> str:
         return (
             f"ToolCallRecord(id={self.id!r}, name={self.name!r}, state={self.state!r}, "
