@@ -29,6 +29,7 @@ class Via(StrEnum):
     POLL = "poll"  #: a GET of the run (a snapshot: steps may have been missed)
     STREAM = "stream"  #: a server-sent event (one edge at a time)
     CLIENT = "client"  #: our own action, or the response to our own request
+    WEBHOOK = "webhook"  #: a verified webhook event the server pushed (a snapshot, like a poll)
 
 
 class AnomalyKind(StrEnum):

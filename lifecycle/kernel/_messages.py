@@ -218,11 +218,16 @@ class ToolResult:
             when the call did not finish within the budget).
         executed: whether the function was called.
         timed_out: the call was still running at the budget's end (it may report a late result).
+        lost: the call was handed to a worker that died before reporting: its effect is unknown
+            (``output`` is ignored; the call is never run again and its round is held). A
+            distributed driver (Temporal: an activity with one attempt that timed out) reports
+            this; in-process drivers never do.
     """
 
     output: ToolOutput
     executed: bool = True
     timed_out: bool = False
+    lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)

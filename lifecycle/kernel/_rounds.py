@@ -113,9 +113,14 @@ def execute(d: Drive, calls: Sequence[ToolCall]) -> Flow:
         reply = yield from d.ask(RunTools(tuple(to_run), budget, max(1, d.config.max_concurrency)))
         results = tuple(reply.value)
         for result in results:
+            if result.lost:  # a worker died with the call in hand: never run again
+                d.ledger.mark_unknown(result.output.tool_call_id)
+                continue
             d.ledger.record(result.output, executed=result.executed, timed_out=result.timed_out)
     yield from save(d)
     for result in results:
+        if result.lost:
+            continue  # no "finished" record: the effect log says it started and never ended
         detail = "timed_out" if result.timed_out else "ok"
         if result.output.error is not None and not result.timed_out:
             detail = f"error:{result.output.error}"

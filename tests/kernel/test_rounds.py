@@ -217,3 +217,26 @@ def test_a_run_id_mismatch_is_a_lost_observation() -> None:
     result = script.play(d.attach())
     assert result.run_id == RUN
     assert script.ops() == ["retrieve", "retrieve"]
+
+
+def test_a_call_whose_worker_died_is_an_unknown_effect_and_holds_the_round(
+    calc_tools: CountingTools,
+) -> None:
+    """A distributed driver reports a tool call lost with its worker: the ledger marks it
+    unknown, it is never run again, the round is neither answered nor re-run: held."""
+    from lifecycle.kernel import ToolResult
+
+    d = drive(tools=calc_tools, durable=True)
+    script = Script().add(run("requires_action", calls=[CALL]))
+
+    def lost(request: RunTools) -> list[ToolResult]:
+        (prepared,) = request.items
+        return [ToolResult(calc_tools.finish(prepared.call, timed_out=True), lost=True)]
+
+    script.tools = lost  # type: ignore[assignment]
+    result = script.play(d.attach())
+    assert result.ending.kind is EndingKind.HELD
+    assert result.ledger.state_of("call_1") is CallState.UNKNOWN_EFFECT
+    assert "submit" not in script.ops()
+    phases = [r.phase for r in script.log if isinstance(r, RecordEffect)]
+    assert phases == ["started"]  # never "finished"
