@@ -10,8 +10,9 @@ the tests cannot disagree.
 
 Each edge cites its row in the project's research notes
 (``shared/reference/lifecycle-ground-truth.md``, §1.2 for runs, §2 for run steps, §4.2 for
-Responses; ``shared/reference/current-lifecycles.md`` §A for Responses chains, rows C1-C9). Rows R1-R11 are documented by OpenAI; R12-R16 are *tolerated*: plausible and seen in
-the wild or implied by the docs, but not documented, so they are allowed and journaled with
+Responses; ``shared/reference/current-lifecycles.md`` §A for Responses chains, rows C1-C9).
+Rows R1-R11 are documented by OpenAI; R12-R16 are *tolerated*: plausible and seen in the wild or
+implied by the docs, but not documented, so they are allowed and journaled with
 ``kind="tolerated"``. Anything else a server reports is an anomaly, never a transition.
 
 Not in the table, on purpose: ``requires_action -> failed | cancelled | completed`` directly
@@ -236,7 +237,7 @@ RESPONSE_CHAIN: LifecycleSpec[ChainStatus] = LifecycleSpec(
         ),
         Edge(
             "C7", _CQ, _CC, "cancel", _CLIENT, _D,
-            "POST /responses/{id}/cancel returns cancelled directly, no cancelling status [D] (§A.4)",
+            "POST /responses/{id}/cancel returns cancelled directly, no cancelling [D] (§A.4)",
             guard=CANCEL_GUARD, when_observed=_FLAG,
         ),
         Edge(

@@ -112,11 +112,7 @@ def execute(d: Drive, calls: Sequence[ToolCall]) -> Flow:
             yield from effect(d, prepared.call.id, "started")
         reply = yield from d.ask(RunTools(tuple(to_run), budget, max(1, d.config.max_concurrency)))
         results = tuple(reply.value)
-        for result in results:
-            if result.lost:  # a worker died with the call in hand: never run again
-                d.ledger.mark_unknown(result.output.tool_call_id)
-                continue
-            d.ledger.record(result.output, executed=result.executed, timed_out=result.timed_out)
+        _record(d, results)
     yield from save(d)
     for result in results:
         if result.lost:
@@ -125,6 +121,15 @@ def execute(d: Drive, calls: Sequence[ToolCall]) -> Flow:
         if result.output.error is not None and not result.timed_out:
             detail = f"error:{result.output.error}"
         yield from effect(d, result.output.tool_call_id, "finished", detail)
+
+
+def _record(d: Drive, results: Sequence[ToolResult]) -> None:
+    """Record a batch's results in the ledger (a lost call: an unknown effect)."""
+    for result in results:
+        if result.lost:  # a worker died with the call in hand: never run again
+            d.ledger.mark_unknown(result.output.tool_call_id)
+        else:
+            d.ledger.record(result.output, executed=result.executed, timed_out=result.timed_out)
 
 
 def submit(d: Drive, ids: list[str], outputs: list[ToolOutput]) -> Flow:
