@@ -1,8 +1,13 @@
-"""An Assistants-compatible simulator: Starlette + uvicorn, or in-process through httpx2.
+"""An Assistants- and Responses-compatible simulator: Starlette + uvicorn, or in-process (httpx2).
 
 Runs follow scripted :class:`Scenario` s on an injectable clock, moved by the documented API
 behaviour the simulator states once for itself (``_behaviour.py``; it never reads the core's
-transition table, so it can catch a wrong one); faults are scripted per request;
+transition table, so it can catch a wrong one). ``/v1/responses`` plays the same scenarios
+across a chain of responses (``_responses_behaviour.py``): a ``CallTools`` step completes a
+response with ``function_call`` items, and the next response, created with
+``previous_response_id`` and the outputs, plays on (:meth:`Simulator.response_chain` records what
+each received); background and foreground, SSE with ``sequence_number`` and resume, cancel, and
+signed webhooks (:mod:`adapters.simulator.webhooks`). Faults are scripted per request;
 :class:`StatusScript` s serve misbehaving run objects (breaking the API's rules on purpose) for
 fault-injection tests. The real ``openai`` SDK is the client::
 
@@ -25,9 +30,16 @@ from __future__ import annotations
 
 from adapters.simulator._asgi import RequestRecord
 from adapters.simulator._clock import Clock, ManualClock, system_clock
+from adapters.simulator._responses_records import ChainEntry
 from adapters.simulator._simulator import PollAfter, Simulator
 from adapters.simulator.faults import Fault, FaultSet
-from adapters.simulator.profiles import ALL_RUN_OPS, PROFILES, ServerProfile
+from adapters.simulator.profiles import (
+    ALL_OPS,
+    ALL_RESPONSE_OPS,
+    ALL_RUN_OPS,
+    PROFILES,
+    ServerProfile,
+)
 from adapters.simulator.scenarios import (
     SCENARIOS,
     Answer,
@@ -51,8 +63,11 @@ from adapters.simulator.scripts import (
     Step,
 )
 from adapters.simulator.server import SimulatorServer, serve
+from adapters.simulator.webhooks import WebhookDelivery, WebhookSender, new_secret, sign
 
 __all__ = [
+    "ALL_OPS",
+    "ALL_RESPONSE_OPS",
     "ALL_RUN_OPS",
     "PROFILES",
     "SCENARIOS",
@@ -61,6 +76,7 @@ __all__ = [
     "Answer",
     "CallTools",
     "CancelBehaviour",
+    "ChainEntry",
     "Clock",
     "EndIncomplete",
     "Fail",
@@ -81,7 +97,11 @@ __all__ = [
     "Step",
     "SubmittedOutput",
     "ToolCallSpec",
+    "WebhookDelivery",
+    "WebhookSender",
     "Work",
+    "new_secret",
     "serve",
+    "sign",
     "system_clock",
 ]

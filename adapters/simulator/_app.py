@@ -1,20 +1,22 @@
 """The simulator's Assistants endpoints: Starlette routes under ``/v1``, and SSE.
 
-:func:`starlette_app` returns one route per Assistants endpoint. Handlers take the engine's lock,
-advance the clock-driven state and answer with the API's JSON; ``stream=true`` answers are SSE
-that follow the run's event log as the clock moves. The raw ASGI layer around it (request
-recording, scripted faults, header oddities) is ``_asgi.py``.
+:class:`Routes` has one route per Assistants endpoint; :func:`starlette_app` serves them, with
+the ``/v1/responses`` routes of ``_responses_app.py`` (joined in ``_asgi.py``; they reuse this
+module's answer helpers), and OpenAI-shaped errors. Handlers take the engine's lock, advance the
+clock-driven state and answer with the API's JSON; ``stream=true`` answers are SSE that follow
+the run's event log as the clock moves. The raw ASGI layer around it (request recording,
+scripted faults, header oddities) is ``_asgi.py``.
 
 The host's :class:`~adapters.simulator.ServerProfile` is read on every request (so it can be
 swapped between requests): which run responses carry ``openai-poll-after-ms`` and with what text
 (the host decides, ``Host.poll_after_header``), whether ``stream=true`` gets SSE or the plain JSON
-run, and which GETs of a run are garbage (the bytes come from ``_wire.py``).
+run, and which GETs of a run (or a response) are garbage (the bytes come from ``_wire.py``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -42,7 +44,7 @@ from adapters.simulator._requests import (
 if TYPE_CHECKING:
     from adapters.simulator._asgi import Host
 
-__all__ = ["starlette_app"]
+__all__ = ["Routes", "page", "sse_frame", "starlette_app"]
 
 Json = dict[str, Any]
 _STREAM_IDLE_SECONDS = 0.005
@@ -55,7 +57,12 @@ def _error(exc: ApiError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status)
 
 
-def _page(items: Sequence[Json], request: Request) -> Json:
+def page(items: Sequence[Json], request: Request) -> Json:
+    """A list object of ``items`` per the request's ``order``, ``after``, ``before``, ``limit``.
+
+    Raises:
+        ApiError: 400 for a bad ``order`` or ``limit``, or an unknown ``after``/``before`` id.
+    """
     q = request.query_params
     order = q.get("order", "desc")
     if order not in ("asc", "desc"):
@@ -89,7 +96,8 @@ def _page(items: Sequence[Json], request: Request) -> Json:
     }
 
 
-def _sse(event: str, data: Json | str) -> bytes:
+def sse_frame(event: str, data: Json | str) -> bytes:
+    """One SSE frame: ``event: <event>`` and the compact JSON (or text) ``data``."""
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     return f"event: {event}\ndata: {payload}\n\n".encode()
 
@@ -101,11 +109,13 @@ def _ends_stream(event: SseEvent) -> bool:
     return event.event.startswith(prefix) and event.event[len(prefix) :] in api.ENDS_STREAM
 
 
-class _Routes:
+class Routes:
+    """The Assistants routes, and the answer helpers the response routes share."""
+
     def __init__(self, host: Host) -> None:
         self.host = host
         self.engine = host.engine
-        self.run_gets = 0  # GETs of a run so far (for ServerProfile.garbage_every)
+        self.run_gets = 0  # GETs of a run or response so far (ServerProfile.garbage_every)
         self.garbage_served = 0
 
     async def body(self, request: Request) -> bytes:
@@ -129,11 +139,16 @@ class _Routes:
 
     def garbage(self, run: RunRecord) -> Response | None:
         """Count a GET of the run; every ``garbage_every``-th is answered with garbage."""
+        return self.garbage_of(lambda: self.engine.peek(run))
+
+    def garbage_of(self, peek: Callable[[], Json]) -> Response | None:
+        """Count a GET of a run or response (``peek`` reads it without side effects); every
+        ``garbage_every``-th GET is answered with garbage."""
         every = self.host.profile.garbage_every
         self.run_gets += 1
         if every is None or self.run_gets % every:
             return None
-        content_type, body = _wire.garbage(self.garbage_served, self.engine.peek(run))
+        content_type, body = _wire.garbage(self.garbage_served, peek())
         self.garbage_served += 1
         return Response(body, headers={"content-type": content_type.decode()})
 
@@ -148,7 +163,7 @@ class _Routes:
         self, run: RunRecord, cursor: int, prefix: Sequence[SseEvent]
     ) -> AsyncIterator[bytes]:
         for event in prefix:
-            yield _sse(event.event, event.data)
+            yield sse_frame(event.event, event.data)
         clock = self.engine.clock
         while True:
             with self.engine.lock:
@@ -158,9 +173,9 @@ class _Routes:
                     fresh = run.events[cursor:]
             cursor += len(fresh)
             for event in fresh:
-                yield _sse(event.event, event.data)
+                yield sse_frame(event.event, event.data)
                 if _ends_stream(event):
-                    yield _sse("done", "[DONE]")
+                    yield sse_frame("done", "[DONE]")
                     return
             if not fresh:
                 if isinstance(clock, ManualClock) and clock.autoadvance > 0:
@@ -189,7 +204,7 @@ class _Routes:
     async def list_assistants(self, request: Request) -> Response:
         with self.engine.lock:
             items = [a.payload() for a in self.engine.assistants.values()]
-        return JSONResponse(_page(items, request))
+        return JSONResponse(page(items, request))
 
     # threads and messages -----------------------------------------------------------------
 
@@ -220,7 +235,7 @@ class _Routes:
             items = self.engine.messages(thread_id)
             run_id = request.query_params.get("run_id")
             data = [m.payload() for m in items if run_id is None or m.run_id == run_id]
-        return JSONResponse(_page(data, request))
+        return JSONResponse(page(data, request))
 
     async def message(self, request: Request) -> Response:
         thread_id, ident = request.path_params["thread_id"], request.path_params["message_id"]
@@ -237,7 +252,7 @@ class _Routes:
         if request.method == "GET":
             with self.engine.lock:
                 data = [self.engine.serve(r, "list") for r in self.engine.runs_of(thread_id)]
-                return self.json(_page(data, request), "list")
+                return self.json(page(data, request), "list")
         body = parse_body(await self.body(request), RunCreate)
         with self.engine.lock:
             run = self.engine.create_run(thread_id, body)
@@ -296,7 +311,7 @@ class _Routes:
                     if step["id"] == ident:
                         return JSONResponse(step)
                 raise not_found("run step", ident)
-        return JSONResponse(_page(data, request))
+        return JSONResponse(page(data, request))
 
     def routes(self) -> list[Route]:
         run_path = "/v1/threads/{thread_id}/runs/{run_id}"
@@ -339,9 +354,9 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return _error(body)
 
 
-def starlette_app(host: Host) -> Starlette:
-    """The Starlette application: every Assistants route, with OpenAI-shaped errors."""
+def starlette_app(routes: list[Route]) -> Starlette:
+    """The Starlette application over ``routes``, with OpenAI-shaped errors."""
     return Starlette(
-        routes=_Routes(host).routes(),
+        routes=routes,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
     )

@@ -18,8 +18,10 @@ from typing import Any, Protocol
 import anyio
 
 from adapters.simulator import _wire
-from adapters.simulator._app import starlette_app
+from adapters.simulator._app import Routes, starlette_app
 from adapters.simulator._engine import Engine
+from adapters.simulator._responses_app import ResponseRoutes
+from adapters.simulator._responses_engine import ResponsesEngine
 from adapters.simulator.faults import Fault, FaultSet
 from adapters.simulator.profiles import ServerProfile
 
@@ -63,6 +65,7 @@ class Host(Protocol):
     """What the app needs from the simulator."""
 
     engine: Engine
+    responses: ResponsesEngine
     faults: FaultSet
     profile: ServerProfile
 
@@ -82,13 +85,14 @@ def build_app(host: Host) -> ASGIApp:
     """Build the simulator's ASGI application.
 
     Args:
-        host: the simulator (engine, faults, profile, poll-after policy, request log).
+        host: the simulator (engines, faults, profile, poll-after policy, request log).
 
     Returns:
         A raw ASGI app: fault injection, request recording and the profile's header oddities
-        around the Starlette routes.
+        around the Starlette routes (Assistants and Responses).
     """
-    inner = starlette_app(host)
+    shared = Routes(host)
+    inner = starlette_app(shared.routes() + ResponseRoutes(shared).routes())
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

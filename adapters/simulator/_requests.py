@@ -1,14 +1,15 @@
 """Request bodies the simulator accepts, as pydantic models (unknown fields are rejected).
 
 Validation errors become OpenAI-shaped 400s (:func:`parse_body`), with the API's wording for the
-common cases: ``Unrecognized request argument supplied: foo`` and
+common cases: ``Unrecognized request argument supplied: foo`` (the Responses API says
+``Unknown parameter: 'foo'.``, code ``unknown_parameter``) and
 ``Missing required parameter: 'assistant_id'.``
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -17,6 +18,7 @@ from adapters.simulator._records import ApiError
 __all__ = [
     "AssistantCreate",
     "MessageCreate",
+    "ResponseCreate",
     "RunCreate",
     "SubmitToolOutputs",
     "ThreadAndRunCreate",
@@ -118,18 +120,62 @@ class SubmitToolOutputs(_Body):
     stream: bool | None = None
 
 
+class ResponseCreate(_Body):
+    """``POST /responses``: the fields the simulator acts on are typed, the rest are accepted
+    (every key of the SDK's ``ResponseCreateParams``) and echoed where the ``Response`` has them."""
+
+    model: str
+    input: str | list[Json] | None = None
+    instructions: str | None = None
+    background: bool | None = None
+    background_options: Json | None = None
+    stream: bool | None = None
+    stream_options: Json | None = None
+    previous_response_id: str | None = None
+    conversation: str | Json | None = None
+    metadata: dict[str, str] | None = None
+    tools: list[Json] | None = None
+    tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
+    max_tool_calls: int | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_logprobs: int | None = None
+    store: bool | None = None
+    truncation: str | None = None
+    text: Json | None = None
+    reasoning: Json | None = None
+    service_tier: str | None = None
+    user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    prompt_cache_options: Json | None = None
+    prompt: Json | None = None
+    include: list[str] | None = None
+    context_management: list[Json] | None = None
+    moderation: Json | None = None
+    access_programs: Json | None = None
+    image: Json | None = None
+
+
 class MetadataUpdate(_Body):
     """``POST`` on an object to update its metadata."""
 
     metadata: dict[str, str] | None = None
 
 
-def parse_body(raw: bytes, model: type[M]) -> M:
+def parse_body(
+    raw: bytes, model: type[M], dialect: Literal["assistants", "responses"] = "assistants"
+) -> M:
     """Parse and validate a JSON request body.
 
     Args:
         raw: the request body (empty means ``{}``).
         model: the pydantic model of the endpoint.
+        dialect: whose wording an unknown field gets (the Assistants API's or the Responses
+            API's).
 
     Returns:
         The validated body.
@@ -152,12 +198,16 @@ def parse_body(raw: bytes, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise _to_api_error(exc) from None
+        raise _to_api_error(exc, dialect) from None
 
 
-def _to_api_error(exc: ValidationError) -> ApiError:
+def _to_api_error(exc: ValidationError, dialect: str) -> ApiError:
     err = exc.errors()[0]
     param = ".".join(str(p) for p in err["loc"]) or None
+    if err["type"] == "extra_forbidden" and dialect == "responses":
+        return ApiError(
+            400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter"
+        )
     if err["type"] == "extra_forbidden":
         return ApiError(400, f"Unrecognized request argument supplied: {param}", param=param)
     if err["type"] == "missing":

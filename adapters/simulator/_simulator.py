@@ -1,5 +1,5 @@
 """The :class:`Simulator`: state, scenarios, faults, server profile and observability behind one
-object."""
+object, for the Assistants endpoints and ``/v1/responses`` alike (optionally with webhooks)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from adapters.simulator._asgi import ASGIApp, RequestRecord, build_app
 from adapters.simulator._clock import Clock, system_clock
 from adapters.simulator._engine import Engine
 from adapters.simulator._records import RunRecord
+from adapters.simulator._responses_engine import ResponsesEngine
+from adapters.simulator._responses_records import ChainEntry, ResponseRecord
 from adapters.simulator._transport import AsyncInProcessTransport, InProcessTransport, LoopThread
 from adapters.simulator.faults import FaultSet
 from adapters.simulator.profiles import PROFILES, PollAfter, ServerProfile
 from adapters.simulator.scenarios import Scenario, SubmittedOutput
 from adapters.simulator.scripts import ScriptRead, StatusScript
+from adapters.simulator.webhooks import WebhookSender, new_secret
 
 __all__ = ["PollAfter", "Simulator"]
 
@@ -45,7 +48,8 @@ def _profile(profile: ServerProfile | str | None) -> ServerProfile:
 
 
 class Simulator:
-    """An Assistants-compatible server in memory: runs follow scenarios on an injectable clock.
+    """An Assistants- and Responses-compatible server in memory: runs and response chains follow
+    scenarios on an injectable clock.
 
     Args:
         clock: returns the time in seconds; default ``time.time``. Pass a
@@ -59,6 +63,13 @@ class Simulator:
         profile: a :class:`~adapters.simulator.ServerProfile` or the name of one in
             :data:`~adapters.simulator.PROFILES` (default ``"reference"``); the :attr:`profile`
             attribute may be replaced later.
+        webhook_url: when set, every terminal status a background response enters is POSTed
+            there as a signed ``response.<status>`` event (see :mod:`adapters.simulator.webhooks`
+            and :attr:`webhooks`).
+        webhook_secret: the ``whsec_...`` signing secret (default: a fresh one, readable as
+            ``sim.webhooks.secret``).
+        webhook_client: the ``httpx2.Client`` the webhooks are POSTed with (e.g. over a mock
+            transport); default: a new one.
 
     Precedence for ``openai-poll-after-ms``: the profile's ``poll_after_on`` decides which run
     responses carry the header at all; on those, the profile's ``poll_after_raw`` (when set) is
@@ -79,9 +90,23 @@ class Simulator:
         *,
         seed: int | None = None,
         profile: ServerProfile | str | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_client: httpx2.Client | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else system_clock
         self.engine = Engine(self.clock, default_scenario, seed)
+        self.responses = ResponsesEngine(self.engine)
+        #: the webhook sender, when ``webhook_url`` was given
+        self.webhooks: WebhookSender | None = None
+        if webhook_url is not None:
+            sender = WebhookSender(
+                webhook_url, webhook_secret or new_secret(), self.tick, client=webhook_client
+            )
+            self.responses.listeners.append(
+                lambda resp, status, at: sender.enqueue(f"response.{status}", resp.id, at)
+            )
+            self.webhooks = sender
         self.faults = FaultSet()
         self.profile: ServerProfile = _profile(profile)
         self.poll_after_ms: PollAfter = (
@@ -137,7 +162,9 @@ class Simulator:
         """Register (or replace) a named scenario or status script for this simulator.
 
         Runs pick it with ``metadata={"scenario": name}`` (on the run or its assistant), or by
-        default when ``name`` is :attr:`default_scenario`. Runs already created keep theirs.
+        default when ``name`` is :attr:`default_scenario`; so do responses (``metadata`` on the
+        create that starts a chain; status scripts serve runs only). Runs and chains already
+        created keep theirs.
 
         Args:
             name: the scenario name.
@@ -184,11 +211,14 @@ class Simulator:
         return httpx2.AsyncClient(transport=AsyncInProcessTransport(self.app), **kwargs)
 
     def close(self) -> None:
-        """Stop the private loop thread used by sync in-process clients, if any."""
+        """Stop the private loop thread used by sync in-process clients and the webhook
+        sender's thread, if any."""
         with self._log_lock:
             loop, self._loop = self._loop, None
         if loop is not None:
             loop.close()
+        if self.webhooks is not None:
+            self.webhooks.close()
 
     def __enter__(self) -> Simulator:
         return self
@@ -220,9 +250,10 @@ class Simulator:
             return dict(self.engine.runs)
 
     def tick(self) -> None:
-        """Advance every run to the clock's current time."""
+        """Advance every run and response to the clock's current time."""
         with self.engine.lock:
             self.engine.advance_all()
+            self.responses.advance_all()
 
     def run_history(self, run_id: str) -> list[tuple[str, float]]:
         """Every status the run entered, with the sim-clock time of the change, oldest first.
@@ -280,3 +311,52 @@ class Simulator:
             run = self.engine.runs[run_id]
             self.engine.advance(run)
             return [e.event for e in run.events]
+
+    # -- responses -------------------------------------------------------------------------------
+
+    def response_ids(self) -> list[str]:
+        """Every response id created so far (deleted ones too), oldest first."""
+        with self.engine.lock:
+            return list(self.responses.responses)
+
+    def _response(self, response_id: str) -> ResponseRecord:
+        resp = self.responses.responses[response_id]
+        self.responses.advance(resp)
+        return resp
+
+    def response_chain(self, response_id: str) -> list[ChainEntry]:
+        """The chain through ``response_id``, first response first: what each response was
+        created with (``outputs``) and the calls it ended with (``calls``).
+
+        From ``response_id`` the chain goes back along ``previous_response_id`` to its first
+        response, and forward along the first answer of each response (``answered_by`` lists
+        every answer, so a fork shows there).
+
+        Raises:
+            KeyError: for an unknown response id.
+        """
+        with self.engine.lock:
+            return self.responses.chain(response_id)
+
+    def response_history(self, response_id: str) -> list[tuple[str, float]]:
+        """Every status the response entered, with the sim-clock time, oldest first.
+
+        A background response starts ``queued``, a foreground one ``in_progress``; a cancelled
+        response whose scenario loses the cancel race later shows its flip (e.g. ``cancelled``
+        then ``completed``), the one move out of a terminal status the simulator makes.
+
+        Raises:
+            KeyError: for an unknown response id.
+        """
+        with self.engine.lock:
+            return list(self._response(response_id).history)
+
+    def response_events(self, response_id: str) -> list[str]:
+        """The types of every stream event the response produced so far, in order (the index
+        is the event's ``sequence_number``).
+
+        Raises:
+            KeyError: for an unknown response id.
+        """
+        with self.engine.lock:
+            return [e.event for e in self._response(response_id).events]

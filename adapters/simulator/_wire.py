@@ -8,7 +8,7 @@ The routes (``_app.py``) decide *when* a profile applies (which op carries
 module holds *what* goes on the wire then, as pure functions over ASGI messages, so both
 transports (in-process and uvicorn) send exactly the same thing:
 
-* :func:`garbage` - the four non-run answers to a GET of a run, taken in turn;
+* :func:`garbage` - the four non-run answers to a GET of a run (or of a response), taken in turn;
 * :func:`odd_start` - rewrites a response's ``http.response.start`` headers: the app's own names
   upper-cased (``CONTENT-TYPE``), ``application/json; charset=utf-8``, then duplicated harmless
   headers and unknown ``x-`` headers in Title-Case, as a proxy would add them;
@@ -49,7 +49,7 @@ def garbage(index: int, run: Json) -> tuple[bytes, bytes]:
 
     Args:
         index: how many garbage answers were served before this one.
-        run: the run object the server would have sent (for ids and fields).
+        run: the run (or response) object the server would have sent (for ids and fields).
 
     Returns:
         ``(content_type, body)``.
@@ -60,7 +60,7 @@ def garbage(index: int, run: Json) -> tuple[bytes, bytes]:
     if kind == "html":
         return b"text/html; charset=utf-8", _HTML
     if kind == "json-array":
-        item = {"id": run["id"], "object": run["object"], "thread_id": run["thread_id"]}
+        item = {k: run[k] for k in ("id", "object", "thread_id") if k in run}
         return b"application/json", json.dumps([item]).encode()
     partial = {k: v for k, v in run.items() if k != "status"}
     return b"application/json", json.dumps(partial).encode()

@@ -3,7 +3,9 @@
 Every simulator made through these fixtures is checked after its test: each status change it
 recorded must be one the Assistants API documents (:data:`DOCUMENTED_NEXT`, written here from the
 API docs, independently of both the simulator and the core's table); runs that follow a status
-script are the one explicit exemption.
+script are the one explicit exemption. Responses are checked the same way against
+:data:`DOCUMENTED_RESPONSE_NEXT`; the one exemption there is the flip out of ``cancelled`` of a
+response whose scenario loses the cancel race (a compatible service was seen doing it).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterator
 import openai
 import pytest
 
-from adapters.simulator import ManualClock, Simulator, SimulatorServer
+from adapters.simulator import SCENARIOS, ManualClock, Simulator, SimulatorServer
 
 IN_PROCESS_URL = "http://simulator.local/v1"
 
@@ -34,6 +36,34 @@ DOCUMENTED_NEXT: dict[str, frozenset[str]] = {
     # "cancellation is attempted but not guaranteed": cancelled, or the race is lost
     "cancelling": TERMINAL,
 }
+
+
+#: the four terminal statuses of a response (Responses API, ``ResponseStatus``)
+RESPONSE_TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete"})
+#: what may follow each non-terminal response status: picked up; the three ends (a scenario may
+#: fail a response before pickup); a background response's cancel goes straight to cancelled
+DOCUMENTED_RESPONSE_NEXT: dict[str, frozenset[str]] = {
+    "queued": frozenset({"in_progress", "failed", "cancelled"}),
+    "in_progress": frozenset({"completed", "failed", "incomplete", "cancelled"}),
+}
+
+
+def assert_response_history_is_documented(sim: Simulator) -> None:
+    """Every response starts queued (background) or in_progress (foreground) and only makes
+    documented moves, times never going back; a cancelled response flips at most once, and only
+    when its scenario's cancel is lost (``CancelBehaviour.outcome`` not ``cancelled``)."""
+    for response_id in sim.response_ids():
+        history = sim.response_history(response_id)
+        assert all(tb >= ta for (_, ta), (_, tb) in itertools.pairwise(history))
+        entry = next(e for e in sim.response_chain(response_id) if e.response_id == response_id)
+        assert history[0][0] == ("queued" if entry.background else "in_progress")
+        scenario = sim.engine.scenarios.get(entry.scenario, SCENARIOS.get(entry.scenario))
+        flips = scenario is not None and scenario.cancel.outcome != "cancelled"
+        for i, ((a, _), (b, _)) in enumerate(itertools.pairwise(history)):
+            if a == "cancelled" and flips and i == len(history) - 2:
+                assert b in RESPONSE_TERMINAL, f"{response_id}: {a} -> {b}"
+                continue
+            assert b in DOCUMENTED_RESPONSE_NEXT.get(a, frozenset()), f"{response_id}: {a} -> {b}"
 
 
 def assert_history_is_documented(sim: Simulator) -> None:
@@ -72,6 +102,7 @@ def make_sim(clock: ManualClock) -> Iterator[Callable[..., Simulator]]:
     yield make
     for sim in made:
         assert_history_is_documented(sim)
+        assert_response_history_is_documented(sim)
         sim.close()
 
 
@@ -96,6 +127,7 @@ def served() -> Iterator[SimulatorServer]:
     with SimulatorServer(Simulator(poll_after_ms=5)) as server:
         yield server
     assert_history_is_documented(server.sim)
+    assert_response_history_is_documented(server.sim)
 
 
 @pytest.fixture

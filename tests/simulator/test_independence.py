@@ -1,9 +1,10 @@
 """The simulator is an independent witness: it shares the core's words, never its table.
 
-If the simulator moved runs along ``lifecycle.ASSISTANTS_RUN``, a wrong table would pass every
-end-to-end test. These tests pin the split: the status *vocabulary* the simulator states for
-itself (``adapters/simulator/_behaviour.py``) equals the core's enums, and no simulator module
-imports anything table-shaped (or the enums) from ``lifecycle``.
+If the simulator moved runs along ``lifecycle.ASSISTANTS_RUN`` (or responses along
+``lifecycle.RESPONSE``), a wrong table would pass every end-to-end test. These tests pin the
+split: the status *vocabulary* the simulator states for itself (``_behaviour.py``,
+``_responses_behaviour.py``) equals the core's enums, and no simulator module imports anything
+table-shaped (or the enums) from ``lifecycle``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import adapters.simulator
-from adapters.simulator import _behaviour
-from lifecycle import RunStatus, StepStatus
+from adapters.simulator import _behaviour, _responses_behaviour
+from lifecycle import ResponseStatus, RunStatus, StepStatus
 
 SIMULATOR_DIR = Path(adapters.simulator.__file__).parent
 
@@ -75,6 +76,24 @@ def test_run_status_vocabulary_matches_the_core() -> None:
 def test_step_status_vocabulary_matches_the_core() -> None:
     """The simulator's run step statuses are exactly the values of lifecycle.StepStatus."""
     assert {s.value for s in StepStatus} == set(_behaviour.STEP_STATUSES)
+
+
+def test_response_status_vocabulary_matches_the_core() -> None:
+    """The simulator's response statuses are exactly the values of lifecycle.ResponseStatus."""
+    assert {s.value for s in ResponseStatus} == set(_responses_behaviour.RESPONSE_STATUSES)
+
+
+def test_response_behaviour_sets_use_the_vocabulary() -> None:
+    """Every status named by a response rule is a word of the response vocabulary."""
+    words = _responses_behaviour.RESPONSE_STATUSES
+    for rule in (
+        _responses_behaviour.TERMINAL,
+        _responses_behaviour.CANCELLABLE,
+        _responses_behaviour.ENDS_STREAM,
+    ):
+        assert rule <= words
+    assert set(_responses_behaviour.WEBHOOK_EVENTS) == _responses_behaviour.TERMINAL
+    assert _responses_behaviour.CANCELLABLE.isdisjoint(_responses_behaviour.TERMINAL)
 
 
 def test_behaviour_sets_use_the_vocabulary() -> None:

@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from adapters.simulator import (
+    ALL_OPS,
     ALL_RUN_OPS,
     PROFILES,
     ManualClock,
@@ -79,7 +80,7 @@ def _every_run_op(client: openai.OpenAI, clock: ManualClock) -> dict[str, httpx2
 
 
 def test_the_shipped_profiles() -> None:
-    """The six profiles ship under their names; reference is today's simulator."""
+    """The seven profiles ship under their names; reference is today's simulator."""
     assert set(PROFILES) == {
         "reference",
         "get-only-poll-after",
@@ -87,10 +88,14 @@ def test_the_shipped_profiles() -> None:
         "no-sse",
         "garbage-bodies",
         "odd-headers",
+        "cancel-400-forks",
     }
     assert all(name == p.name and p.description for name, p in PROFILES.items())
     reference = PROFILES["reference"]
-    assert (reference.poll_after_ms, reference.poll_after_on) == (20, ALL_RUN_OPS)
+    assert (reference.poll_after_ms, reference.poll_after_on) == (20, ALL_OPS)
+    assert (reference.finished_cancel, reference.second_answer) == ("return", "reject")
+    alternative = PROFILES["cancel-400-forks"]
+    assert (alternative.finished_cancel, alternative.second_answer) == ("reject", "fork")
     assert reference.sse
     assert reference.garbage_every is None
     assert not reference.odd_headers
@@ -351,10 +356,12 @@ def test_the_profile_can_be_swapped_between_requests(make_sim: MakeSim, clock: M
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"poll_after_on": frozenset({"delete"})}, "unknown run ops"),
+        ({"poll_after_on": frozenset({"delete"})}, "unknown ops"),
         ({"garbage_every": 0}, "garbage_every"),
         ({"poll_after_raw": ()}, "at least one"),
         ({"poll_after_raw": "1\r\nx-evil: 1"}, "cannot be sent"),
+        ({"finished_cancel": "ignore"}, "finished_cancel"),
+        ({"second_answer": "merge"}, "second_answer"),
     ],
 )
 def test_profile_validation(kwargs: dict[str, Any], message: str) -> None:
