@@ -80,7 +80,41 @@ class _Script:
         self.call("cancel", lambda: runs.cancel(rid, thread_id=tid))
         self.call("missing", lambda: runs.retrieve("run_missing", thread_id=tid))
         self._streams(asst)
+        self._responses()
         return self.seen
+
+    def _responses(self) -> None:
+        responses, clock = self.client.responses.with_raw_response, self.sim.clock
+        assert isinstance(clock, ManualClock)
+        created = self.call(
+            "response create", lambda: responses.create(model="m", input="x", background=True)
+        )
+        rid = created.json()["id"]
+        for i in range(3):
+            clock.advance(0.5)
+            got = self.call(f"response retrieve {i}", lambda: responses.retrieve(rid))
+        calls = [o for o in got.json().get("output", []) if o["type"] == "function_call"]
+        outputs: Any = [
+            {"type": "function_call_output", "call_id": c["call_id"], "output": "280"}
+            for c in calls
+        ]
+        self.call(
+            "response next stream",
+            lambda: responses.create(
+                model="m", previous_response_id=rid, input=outputs, background=True, stream=True
+            ),
+        )
+        self.call("response resume", lambda: responses.retrieve(rid, stream=True, starting_after=2))
+        self.call("response cancel", lambda: responses.cancel(rid))
+        self.call(
+            "response items", lambda: self.client.responses.input_items.with_raw_response.list(rid)
+        )
+        self.call("response delete", lambda: responses.delete(rid))
+        self.call("response missing", lambda: responses.retrieve(rid))
+        self.call(
+            "response foreground",
+            lambda: responses.create(model="m", input="x", metadata={"scenario": "text"}),
+        )
 
     def _streams(self, asst: str) -> None:
         beta, clock = self.client.beta, self.sim.clock
