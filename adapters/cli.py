@@ -123,5 +123,63 @@ def demo(base_url: str | None, stream: bool, scenario: str) -> None:
     sys.exit(run_demo(base_url=base_url, stream=stream, scenario=scenario))
 
 
+@main.command()
+@click.option(
+    "--temporal", "target", required=True, metavar="HOST:PORT", help="The Temporal frontend."
+)
+@click.option("--task-queue", required=True, help="The task queue to serve.")
+@click.option(
+    "--tools",
+    "tools_path",
+    default=None,
+    metavar="MODULE:ATTR",
+    help="The ToolRegistry to serve, by import path (e.g. adapters.demo:ORDER_TOOLS).",
+)
+@click.option("--namespace", default="default", show_default=True)
+@click.option("--max-concurrent-activities", type=int, default=None, help="Activities run at once.")
+@click.option(
+    "--sticky-timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds a workflow task waits for the worker that has it cached (takeover delay).",
+)
+def worker(
+    target: str,
+    task_queue: str,
+    tools_path: str | None,
+    namespace: str,
+    max_concurrent_activities: int | None,
+    sticky_timeout: float,
+) -> None:
+    """Serve the run workflow and its activities on a Temporal task queue (needs the
+    ``temporal`` extra). The OpenAI client reads OPENAI_BASE_URL and OPENAI_API_KEY."""
+    import asyncio
+    import os
+
+    try:
+        from adapters.temporal import load_registry, run_worker
+    except ImportError as exc:  # pragma: no cover - the extra is not installed
+        click.echo(f"error: {exc}; install run-lifecycle[temporal]", err=True)
+        sys.exit(2)
+    from lifecycle import ToolRegistry
+
+    tools = load_registry(tools_path) if tools_path else ToolRegistry()
+    asyncio.run(
+        run_worker(
+            target,
+            task_queue=task_queue,
+            tools=tools,
+            namespace=namespace,
+            max_concurrent_activities=max_concurrent_activities,
+            sticky_timeout_s=sticky_timeout,
+        )
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # the Temporal client can abort at interpreter exit (temporalio/sdk-python #300)
+    os._exit(0)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
