@@ -26,6 +26,11 @@ its connection); several stores (or processes) may open the same file (WAL, busy
 
 Nothing secret is stored: snapshots and ledgers hold statuses, tool names, arguments and outputs,
 never a client, a key or a header.
+
+This module is the store's public face and its operations (:class:`RunStore`); the tables and
+the connection settings are in ``_store_schema.py``, the values it hands back
+(:class:`StoredRun`, :class:`CreateIntent`, :class:`EffectRecord`) and :class:`StoreError` in
+``_store_records.py``.
 """
 
 from __future__ import annotations
@@ -35,146 +40,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from lifecycle import LIFECYCLES, LifecycleError, LifecycleSnapshot, RunLifecycle, ToolLedger
+from adapters._store_records import (
+    CreateIntent,
+    EffectPhase,
+    EffectRecord,
+    StoredRun,
+    StoreError,
+    is_terminal,
+    stored_run,
+)
+from adapters._store_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from adapters._store_schema import connect, install_schema
+from lifecycle import LifecycleSnapshot, RunLifecycle, ToolLedger
 
 __all__ = ["CreateIntent", "EffectPhase", "EffectRecord", "RunStore", "StoreError", "StoredRun"]
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    thread_id TEXT NOT NULL,
-    op_id TEXT,
-    lifecycle TEXT NOT NULL,
-    state TEXT NOT NULL,
-    terminal INTEGER NOT NULL,
-    closed TEXT,
-    snapshot TEXT NOT NULL,
-    ledger TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_open ON runs (terminal, closed);
-CREATE INDEX IF NOT EXISTS runs_op ON runs (op_id);
-CREATE TABLE IF NOT EXISTS creates (
-    op_id TEXT PRIMARY KEY,
-    thread_id TEXT NOT NULL,
-    run_id TEXT,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS effects (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL,
-    tool_call_id TEXT NOT NULL,
-    phase TEXT NOT NULL,
-    at REAL NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS effects_run ON effects (run_id, tool_call_id);
-"""
-
-
-class StoreError(LifecycleError):
-    """The store file is unusable (another schema version) or a write broke a store rule."""
-
-
-class EffectPhase(StrEnum):
-    """The two records around a tool's side effect."""
-
-    STARTED = "started"  #: written (and committed) before the side effect
-    FINISHED = "finished"  #: written after it
-
-
-@dataclass(frozen=True, slots=True)
-class EffectRecord:
-    """One row of the append-only effect log.
-
-    Attributes:
-        seq: the global sequence number (increasing in commit order).
-        run_id: the run.
-        tool_call_id: the call.
-        phase: ``started`` or ``finished``.
-        at: the store clock's time of the record.
-        detail: a short note (e.g. ``ok``, ``error:ValueError``), never an output or a secret.
-    """
-
-    seq: int
-    run_id: str
-    tool_call_id: str
-    phase: EffectPhase
-    at: float
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class CreateIntent:
-    """A run create the controller was about to send (or sent).
-
-    Attributes:
-        op_id: the idempotency tag sent as ``metadata.op_id``.
-        thread_id: the thread the run is created on.
-        run_id: the run id, once known; ``None`` means the create's outcome is unknown.
-        created_at: when the intent was recorded.
-    """
-
-    op_id: str
-    thread_id: str
-    run_id: str | None
-    created_at: float
-
-
-@dataclass(frozen=True)
-class StoredRun:
-    """A run as last saved.
-
-    Attributes:
-        run_id: the run.
-        thread_id: its thread.
-        op_id: the ``metadata.op_id`` it was created with, if any.
-        snapshot: the lifecycle snapshot.
-        ledger: the tool ledger (a fresh object: mutate it freely).
-        terminal: whether the snapshot's state is terminal in its table.
-        closed: why the controller stopped following it without a terminal status, or ``None``.
-        revision: how many times it was saved (1 on the first save).
-        updated_at: the store clock's time of the last save.
-    """
-
-    run_id: str
-    thread_id: str
-    op_id: str | None
-    snapshot: LifecycleSnapshot
-    ledger: ToolLedger
-    terminal: bool
-    closed: str | None
-    revision: int
-    updated_at: float
-
-    @property
-    def state(self) -> str:
-        """The lifecycle state saved."""
-        return self.snapshot.state
-
-    def restore(self, **kwargs: Any) -> RunLifecycle:
-        """Rebuild the lifecycle (``kwargs`` go to ``RunLifecycle.restore``)."""
-        return RunLifecycle.restore(self.snapshot, **kwargs)
-
-
-def _is_terminal(snapshot: LifecycleSnapshot) -> bool:
-    spec = LIFECYCLES.get(snapshot.lifecycle)
-    if spec is None:
-        raise StoreError(f"unknown lifecycle {snapshot.lifecycle!r} in snapshot")
-    return snapshot.state in spec.terminal_values
 
 
 class RunStore:
@@ -207,25 +90,9 @@ class RunStore:
         self.path = str(path)
         self._clock = clock if clock is not None else time.time
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path,
-            timeout=busy_timeout_s,
-            isolation_level=None,  # autocommit; every write opens its own BEGIN IMMEDIATE
-            check_same_thread=False,
-        )
-        conn = self._conn
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
+        self._conn: sqlite3.Connection | None = connect(self.path, busy_timeout_s)
         with self._tx() as c:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    c.execute(statement)
-            row = c.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if row is None:
-                c.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif row[0] != str(SCHEMA_VERSION):
-                raise StoreError(f"{self.path}: schema version {row[0]}, expected {SCHEMA_VERSION}")
+            install_schema(c, self.path)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -305,7 +172,7 @@ class RunStore:
         """
         snapshot = lifecycle.snapshot() if isinstance(lifecycle, RunLifecycle) else lifecycle
         ledger_json = (ledger if ledger is not None else ToolLedger()).model_dump_json()
-        terminal = _is_terminal(snapshot)
+        terminal = is_terminal(snapshot)
         now = self._clock()
         with self._tx() as c:
             row = c.execute(
@@ -348,7 +215,7 @@ class RunStore:
             "updated_at FROM runs WHERE run_id = ?",
             (run_id,),
         )
-        return _stored(rows[0]) if rows else None
+        return stored_run(rows[0]) if rows else None
 
     def pending(self) -> list[StoredRun]:
         """Runs to reconcile on restart: not terminal and not closed, oldest save first."""
@@ -357,7 +224,7 @@ class RunStore:
             "updated_at FROM runs WHERE terminal = 0 AND closed IS NULL "
             "ORDER BY updated_at, run_id"
         )
-        return [_stored(r) for r in rows]
+        return [stored_run(r) for r in rows]
 
     def runs_of_thread(self, thread_id: str) -> list[StoredRun]:
         """Every saved run of a thread, oldest save first."""
@@ -366,7 +233,7 @@ class RunStore:
             "updated_at FROM runs WHERE thread_id = ? ORDER BY updated_at, run_id",
             (thread_id,),
         )
-        return [_stored(r) for r in rows]
+        return [stored_run(r) for r in rows]
 
     def find_by_op(self, op_id: str) -> StoredRun | None:
         """The run saved with this ``op_id``, if any."""
@@ -375,7 +242,7 @@ class RunStore:
             "updated_at FROM runs WHERE op_id = ?",
             (op_id,),
         )
-        return _stored(rows[0]) if rows else None
+        return stored_run(rows[0]) if rows else None
 
     def close_run(self, run_id: str, reason: str) -> None:
         """Stop reporting a non-terminal run as pending (``cancel_unconfirmed``, ``lost_handle``).
@@ -494,18 +361,3 @@ class RunStore:
             (run_id,),
         )
         return [r[0] for r in rows]
-
-
-def _stored(row: tuple[Any, ...]) -> StoredRun:
-    run_id, thread_id, op_id, snapshot, ledger, terminal, closed, revision, updated_at = row
-    return StoredRun(
-        run_id=run_id,
-        thread_id=thread_id,
-        op_id=op_id,
-        snapshot=LifecycleSnapshot.model_validate_json(snapshot),
-        ledger=ToolLedger.model_validate_json(ledger),
-        terminal=bool(terminal),
-        closed=closed,
-        revision=revision,
-        updated_at=updated_at,
-    )
