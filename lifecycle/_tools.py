@@ -4,9 +4,10 @@ Theory of operation
 -------------------
 ``@registry.tool`` reads a function's signature and docstring once, at registration, and builds a
 pydantic model of its arguments (``extra="forbid"``, ``strict=True``: nothing the model sends is
-coerced or repaired). The model gives the JSON schema for :meth:`ToolRegistry.definitions` and the
-validator for :meth:`ToolRegistry.prepare`. A schema is marked ``"strict": true`` only where the
-API allows it: every property required and ``additionalProperties: false`` on every object.
+coerced or repaired; how a function becomes a model and a schema is ``_tool_schema.py``). The
+model gives the JSON schema for :meth:`ToolRegistry.definitions` and the validator for
+:meth:`ToolRegistry.prepare`. A schema is marked ``"strict": true`` only where the API allows it:
+every property required and ``additionalProperties: false`` on every object.
 
 The registry is an explicit ``{name: ToolSpec}`` dict. A call is looked up by its exact name, and
 only among the names allowed for the run; nothing is ever resolved with ``getattr``, imports or
@@ -19,13 +20,12 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import typing
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ValidationError
 
 from lifecycle._dispatch import (
     DEFAULT_MAX_OUTPUT_CHARS,
@@ -37,6 +37,7 @@ from lifecycle._dispatch import (
     redact_secrets,
 )
 from lifecycle._records import ToolCall
+from lifecycle._tool_schema import arguments_model, clean_schema, is_strict_schema, split_docstring
 from lifecycle.errors import ToolDispatchError
 
 __all__ = ["ToolRegistry", "ToolSpec"]
@@ -44,11 +45,6 @@ __all__ = ["ToolRegistry", "ToolSpec"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SECTION_RE = re.compile(
-    r"^(Args|Arguments|Parameters|Params|Returns|Return|Raises|Yields|Examples?|Notes?|"
-    r"Attributes|See Also|Warnings?|Todo):\s*$"
-)
-_ARG_RE = re.compile(r"^(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 _MAX_MESSAGE = 300
 
 
@@ -83,85 +79,6 @@ class ToolSpec:
             "strict": self.strict,
         }
         return {"type": "function", "function": function}
-
-
-def _split_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
-    """Return the description (text before the first section) and the ``Args:`` entries."""
-    if not doc:
-        return "", {}
-    lines = inspect.cleandoc(doc).splitlines()
-    description: list[str] = []
-    args: dict[str, str] = {}
-    section: str | None = None
-    current: str | None = None
-    for line in lines:
-        header = _SECTION_RE.match(line.strip()) if not line.startswith(" ") else None
-        if header:
-            section = header.group(1)
-            current = None
-            continue
-        if section is None:
-            description.append(line)
-        elif section in ("Args", "Arguments", "Parameters", "Params") and line.strip():
-            indent = len(line) - len(line.lstrip())
-            m = _ARG_RE.match(line.strip())
-            if m and indent <= 4:
-                current = m.group(1).lstrip("*")
-                args[current] = m.group(2).strip()
-            elif current is not None:
-                args[current] = f"{args[current]} {line.strip()}".strip()
-    return "\n".join(description).strip(), args
-
-
-def _is_strict_schema(schema: Any) -> bool:
-    """Whether every object in ``schema`` requires all its properties and forbids extras."""
-    if isinstance(schema, dict):
-        if schema.get("type") == "object" or "properties" in schema:
-            props = schema.get("properties", {})
-            if schema.get("additionalProperties") is not False:
-                return False
-            if set(schema.get("required", ())) != set(props):
-                return False
-        if "default" in schema:
-            return False
-        return all(_is_strict_schema(v) for v in schema.values())
-    if isinstance(schema, list):
-        return all(_is_strict_schema(v) for v in schema)
-    return True
-
-
-def _arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
-    """Build the strict pydantic model of ``fn``'s keyword arguments."""
-    try:
-        sig = inspect.signature(fn)
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except (TypeError, ValueError, NameError) as exc:
-        raise ToolDispatchError(f"tool {name!r}: cannot read the signature: {exc}") from exc
-    _, arg_docs = _split_docstring(fn.__doc__)
-    fields: dict[str, Any] = {}
-    for p in sig.parameters.values():
-        if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-            raise ToolDispatchError(f"tool {name!r}: *args/**kwargs cannot be described to a model")
-        if p.kind is inspect.Parameter.POSITIONAL_ONLY:
-            raise ToolDispatchError(f"tool {name!r}: positional-only parameter {p.name!r}")
-        if p.name not in hints:
-            raise ToolDispatchError(f"tool {name!r}: parameter {p.name!r} has no type annotation")
-        default = ... if p.default is inspect.Parameter.empty else p.default
-        fields[p.name] = (hints[p.name], Field(default, description=arg_docs.get(p.name)))
-    config = ConfigDict(extra="forbid", strict=True)
-    model_name = f"{name}_arguments"
-    try:
-        return create_model(model_name, __config__=config, **fields)
-    except (TypeError, ValueError) as exc:  # pydantic's errors for unsupported types
-        raise ToolDispatchError(f"tool {name!r}: unsupported parameter type: {exc}") from exc
-
-
-def _clean_schema(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema()
-    schema.pop("title", None)
-    schema.setdefault("properties", {})
-    schema.setdefault("required", [])
-    return schema
 
 
 class ToolRegistry:
@@ -256,9 +173,9 @@ class ToolRegistry:
             )
         if tool_name in self._tools:
             raise ToolDispatchError(f"tool {tool_name!r} is already registered")
-        model = _arguments_model(fn, tool_name)
-        parameters = _clean_schema(model)
-        doc_description, _ = _split_docstring(fn.__doc__)
+        model = arguments_model(fn, tool_name)
+        parameters = clean_schema(model)
+        doc_description, _ = split_docstring(fn.__doc__)
         spec = ToolSpec(
             name=tool_name,
             description=description if description is not None else doc_description,
@@ -266,7 +183,7 @@ class ToolRegistry:
             is_async=inspect.iscoroutinefunction(fn),
             arguments_model=model,
             parameters=parameters,
-            strict=_is_strict_schema(parameters),
+            strict=is_strict_schema(parameters),
         )
         self._tools[tool_name] = spec
         return spec
