@@ -109,13 +109,16 @@ class ResponseRoutes:
             if not fresh:
                 await self._idle()
 
-    async def _finished(self, resp: ResponseRecord) -> Response:
-        """A foreground create's answer: the response once it has finished."""
+    async def _finished(self, resp: ResponseRecord, request: Request) -> Response:
+        """A foreground create's answer: the response once it has finished (a client that
+        went away stops the wait; its response plays on, as on a real server)."""
         while True:
             with self.lock:
                 self.responses.advance(resp)
                 if resp.terminal or resp.deleted:
                     return self.json(resp, "response.create")
+            if await request.is_disconnected():
+                return Response(status_code=499)
             await self._idle()
 
     # -- handlers --------------------------------------------------------------------------------
@@ -129,7 +132,7 @@ class ResponseRoutes:
                 return self.stream(resp, 0)
             if resp.background:
                 return self.json(resp, "response.create")
-        return await self._finished(resp)
+        return await self._finished(resp, request)
 
     async def retrieve(self, request: Request) -> Response:
         ident = request.path_params["response_id"]

@@ -247,7 +247,8 @@ class ResponsesEngine:
         now = self.engine.clock()
         self.player.move(resp, api.CANCELLED, now)
         behaviour = resp.chain.scenario.cancel
-        if behaviour.outcome in api.TERMINAL - {api.CANCELLED} and behaviour.confirm_after:
+        lost = behaviour.outcome in api.TERMINAL - {api.CANCELLED}
+        if lost and behaviour.confirm_after is not None:
             resp.flip_at, resp.flip_to = now + behaviour.confirm_after, behaviour.outcome
         return resp
 

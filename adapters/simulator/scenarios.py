@@ -21,6 +21,15 @@ it is the independent server the core is tested against.
 
 How a cancel plays out is part of the scenario too (:class:`CancelBehaviour`): confirmed after a
 delay, never confirmed (stuck in ``cancelling``), or lost to another outcome (the race).
+
+The same scenarios play on ``/v1/responses``, across a chain of responses (see
+``_responses_play.py``): a ``CallTools`` step *completes* the current response with its
+``function_call`` items, and the next response (created with ``previous_response_id`` and one
+output per call) plays on from the following step; ``Queue`` keeps a background response
+``queued``; ``Hang`` never ends (responses do not expire). A response's cancel goes straight to
+``cancelled``; a :class:`CancelBehaviour` whose ``outcome`` is another terminal status makes the
+response *flip* to it ``confirm_after`` seconds later (``cancel-loses-race``: cancelled, then
+completed), as a compatible service was seen to do.
 """
 
 from __future__ import annotations
@@ -141,7 +150,8 @@ class EndIncomplete:
 
 @dataclass(frozen=True, slots=True)
 class Hang:
-    """Never progress again; only expiry (``expires_at``) or a cancel can end the run."""
+    """Never progress again; only expiry (``expires_at``) or a cancel can end the run (a response
+    only a cancel)."""
 
 
 Step = Queue | Work | CallTools | Answer | Fail | EndIncomplete | Hang
@@ -158,6 +168,11 @@ class CancelBehaviour:
         outcome: the terminal status it settles in: ``cancelled``, or another one
             ("Cancellation is attempted but not guaranteed": ``completed`` = the cancel lost the
             race). Any status string (or ``lifecycle.RunStatus`` member) naming a terminal status.
+
+    On ``/v1/responses`` (no ``cancelling`` there) the cancel answers ``cancelled`` at once; an
+    ``outcome`` of ``completed``, ``failed`` or ``incomplete`` then flips the response to it
+    ``confirm_after`` seconds later (never when ``None``); ``expired`` has no response analogue
+    and never flips.
 
     Raises:
         ValueError: when ``outcome`` is not a terminal status.
@@ -302,7 +317,8 @@ SCENARIOS: dict[str, Scenario] = {
     "cancel-loses-race": Scenario(
         (Queue(), Work(STEP_SECONDS * 5), Answer("Finished anyway.")),
         cancel=CancelBehaviour(confirm_after=STEP_SECONDS, outcome=api.COMPLETED),
-        description="a cancel is accepted (cancelling) but the run completes anyway",
+        description="a cancel is accepted (cancelling) but the run completes anyway; a "
+        "response reads cancelled, then completed",
     ),
     "never-finishes": Scenario(
         (Queue(), Work(), Hang()),

@@ -17,6 +17,7 @@ import pytest
 from adapters.simulator import (
     Answer,
     CallTools,
+    CancelBehaviour,
     ManualClock,
     Queue,
     Scenario,
@@ -303,3 +304,49 @@ def test_the_sdk_drives_a_chain_over_loopback() -> None:
             first.id,
             second.id,
         ]
+
+
+def test_a_follow_up_to_a_text_answer_starts_a_new_turn(
+    client: openai.OpenAI, sim: Simulator, clock: ManualClock
+) -> None:
+    """After a response without calls, a next response plays its scenario from the start (here
+    the previous one's, carried); another scenario may be named for the new turn."""
+    [first] = drive_chain(client, clock, "text")
+    again = client.responses.create(
+        model="m", previous_response_id=first.id, input="And again?", background=True
+    )
+    other = client.responses.create(
+        model="m",
+        previous_response_id=first.id,
+        input="Now my order?",
+        background=True,
+        metadata={"scenario": "order-total"},
+    )
+    clock.advance(1)
+    assert retrieve(client, again.id)[0].output_text == "Hello! How can I help you today?"
+    assert [o.type for o in retrieve(client, other.id)[0].output] == ["function_call"]
+    assert sim.response_chain(first.id)[0].answered_by == (again.id, other.id)
+    assert [e.scenario for e in sim.response_chain(other.id)] == ["text", "order-total"]
+
+
+def test_a_cancel_lost_at_once_flips_on_the_next_read(
+    make_sim: MakeSim, clock: ManualClock
+) -> None:
+    """CancelBehaviour(confirm_after=0, outcome=failed): the cancel answers cancelled, the next
+    read already says failed."""
+    sim = make_sim()
+    sim.add_scenario(
+        "flaky",
+        Scenario((Queue(), Answer("x")), cancel=CancelBehaviour(confirm_after=0, outcome="failed")),
+    )
+    with openai.OpenAI(
+        base_url=IN_PROCESS_URL, api_key="sk", http_client=sim.http_client(), max_retries=0
+    ) as client:
+        created = client.responses.create(
+            model="m", input="x", background=True, metadata={"scenario": "flaky"}
+        )
+        assert client.responses.cancel(created.id).status == "cancelled"
+        late = retrieve(client, created.id)[0]
+    assert late.status == "failed"
+    assert late.error is not None
+    assert [s for s, _ in sim.response_history(created.id)] == ["queued", "cancelled", "failed"]

@@ -8,6 +8,7 @@ the server applied while its answer was lost.
 from __future__ import annotations
 
 import fnmatch
+import time
 
 import openai
 import pytest
@@ -115,3 +116,20 @@ def test_drops_on_response_paths(served: SimulatorServer, live: openai.OpenAI) -
         live.responses.retrieve(response_id)
     assert live.responses.retrieve(response_id).id == response_id
     assert _statuses(served, f"/v1/responses/{response_id}") == [None, 200, 200]
+
+
+def test_a_foreground_create_that_times_out_stops_waiting(served: SimulatorServer) -> None:
+    """A foreground create of a response that never finishes: the client times out, the server
+    sees the disconnect and ends the wait (recorded as 499); the response itself plays on."""
+    before = set(served.sim.response_ids())
+    with (
+        openai.OpenAI(base_url=served.base_url, api_key="sk", max_retries=0, timeout=0.3) as client,
+        pytest.raises(openai.APITimeoutError),
+    ):
+        client.responses.create(model="m", input="x", metadata={"scenario": "never-finishes"})
+    deadline = time.monotonic() + 5
+    while 499 not in _statuses(served, "/v1/responses") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert 499 in _statuses(served, "/v1/responses")
+    [created] = set(served.sim.response_ids()) - before
+    assert served.sim.response_history(created)[-1][0] == "in_progress"
