@@ -6,12 +6,15 @@ Streams are read in-process on a manual clock that advances itself while a strea
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
+import pydantic
 import pytest
+from openai.types.responses import ResponseItemList, ResponseStreamEvent
 
 from adapters.simulator import Fault, ManualClock, Simulator
 
@@ -222,3 +225,36 @@ def test_a_streamed_next_response_continues_the_chain(auto_client: openai.OpenAI
     )
     assert events[-1].type == "response.completed"
     assert events[-1].response.output_text == "The total price of your order is $11."
+
+
+@pytest.mark.parametrize("scenario", ["text", "order-total", "fails", "incomplete"])
+def test_every_event_on_the_wire_validates_strictly(
+    auto_client: openai.OpenAI, scenario: str
+) -> None:
+    """Each SSE frame is 'event: <type>' with JSON the SDK's event union validates strictly,
+    with no unknown field; its type repeats the event name."""
+    created = auto_client.responses.create(
+        model="m", input="x", background=True, metadata={"scenario": scenario}
+    )
+    raw = auto_client.responses.with_raw_response.retrieve(created.id, stream=True)
+    frames = raw.http_response.read().decode().split("\n\n")
+    assert frames[-1] == ""
+    adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ResponseStreamEvent)
+    for i, frame in enumerate(frames[:-1]):
+        event_line, data_line = frame.split("\n")
+        data = json.loads(data_line.removeprefix("data: "))
+        assert event_line == f"event: {data['type']}"
+        event = adapter.validate_python(data, strict=True)
+        assert event.sequence_number == i
+        assert not event.model_extra
+
+
+def test_input_items_validate_strictly(auto_client: openai.OpenAI) -> None:
+    """The input_items list validates strictly as the SDK's ResponseItemList."""
+    first = auto_client.responses.create(
+        model="m", input=[{"role": "user", "content": "hi"}], background=True
+    )
+    raw = auto_client.responses.input_items.with_raw_response.list(first.id)
+    items = ResponseItemList.model_validate(raw.http_response.json(), strict=True)
+    assert [(i.type, i.id == items.first_id) for i in items.data] == [("message", True)]
+    assert not items.has_more
