@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -129,7 +130,8 @@ class LifecycleClient:
 
     def get(self, op_id: str) -> RunHandle:
         """The handle of a run started earlier (by anyone) with ``op_id``."""
-        return RunHandle(op_id, self.client.get_workflow_handle(workflow_id(op_id)))
+        handle = self.client.get_workflow_handle(workflow_id(op_id), result_type=DriveReport)
+        return RunHandle(op_id, handle)
 
     async def start_run(
         self,
@@ -218,6 +220,7 @@ class LifecycleClient:
             result_type=DriveReport,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            task_timeout=timedelta(seconds=start.options.workflow_task_timeout_s),
         )
         return RunHandle(start.op_id, handle)
 

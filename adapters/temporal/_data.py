@@ -93,6 +93,9 @@ class TemporalOptions:
             worker (one marker in the history, precise to the millisecond); longer ones are
             durable timers. The dev server fires timers on a one-second grid, which would turn
             every 50 ms poll backoff into a second.
+        workflow_task_timeout_s: a workflow task not completed in this time is given to another
+            worker (the takeover delay when a worker dies in the middle of one; short waits run
+            inside a workflow task).
     """
 
     heartbeat_timeout_s: float = 10.0
@@ -100,6 +103,7 @@ class TemporalOptions:
     tool_grace_s: float = 5.0
     continue_as_new_events: int = 5_000
     local_sleep_below_s: float = 2.0
+    workflow_task_timeout_s: float = 10.0
 
 
 def config_to_json(config: ControllerConfig) -> dict[str, Any]:

@@ -57,9 +57,19 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
-def replayer() -> Replayer:
-    """A :class:`Replayer` of the workflow with the worker's sandbox (for replay tests)."""
-    return Replayer(workflows=[LifecycleWorkflow], workflow_runner=sandbox_runner())
+#: the build id of :func:`replayer` (its workflows run on the task queue ``replay-<build id>``)
+REPLAY_BUILD_ID = "lifecycle-replay"
+
+
+def replayer(tools: ToolRegistry) -> Replayer:
+    """A :class:`Replayer` of the workflow with the worker's sandbox and ``tools`` (the
+    registry the recorded runs were served; replay tests and non-determinism checks)."""
+    _registry.install(f"replay-{REPLAY_BUILD_ID}", tools)
+    return Replayer(
+        workflows=[LifecycleWorkflow],
+        workflow_runner=sandbox_runner(),
+        build_id=REPLAY_BUILD_ID,
+    )
 
 
 def build_worker(

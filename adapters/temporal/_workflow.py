@@ -32,6 +32,7 @@ A create that fails for good (no run exists) fails the workflow with a non-retry
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -233,7 +234,9 @@ class LifecycleWorkflow:
                 elif isinstance(request, Sleep):
                     if start is not None and self._should_continue(drive, start):
                         flow.close()
-                        workflow.continue_as_new(self._successor(drive, start))
+                        task_timeout = timedelta(seconds=start.options.workflow_task_timeout_s)
+                        successor = self._successor(drive, start)
+                        workflow.continue_as_new(successor, task_timeout=task_timeout)
                     await io.sleep(request.seconds)
                 elif isinstance(request, RunTools):
                     value = await io.tools(request)
