@@ -237,3 +237,26 @@ def test_long_runs_continue_as_new_and_never_rerun_a_tool(
     if kind == "assistants":
         record_history("assistants_continued_last_run", history)
     assert os.path.exists(log)
+
+
+def test_cancelling_the_workflow_interrupts_the_drive(
+    aio: Aio, dev_env: Any, server: SimulatorServer, sync_client: openai.OpenAI
+) -> None:
+    """Temporal's own cancellation: one cancel for the live run, the drive ends interrupted."""
+    assistant, thread = new_thread(sync_client, "never-finishes", ORDER_TOOLS.definitions())
+
+    async def go() -> Any:
+        async with in_process_worker(dev_env.client, server, ORDER_TOOLS, new_queue("i")) as runs:
+            handle = await runs.start_run(thread_id=thread, assistant_id=assistant)
+            for _ in range(200):
+                if (await handle.state())["status"] == "in_progress":
+                    break
+                await asyncio.sleep(0.02)
+            await handle.handle.cancel()
+            return await handle.result()
+
+    report = aio(go())
+    assert report.ending == "interrupted", report.ending_text
+    assert report.cancel_requested
+    cancels = server.sim.request_count("POST", f"/v1/threads/{thread}/runs/*/cancel")
+    assert cancels == 1
