@@ -10,7 +10,8 @@ it sees it.
 * ``sdk``: the SDK's ``poll()`` with its default settings: poll at once, then every 1 s;
 * ``first_poll_backoff_s=b``: the kernel's :class:`lifecycle.kernel._schedule.PollSchedule` (the
   real class, fed the times and changes it would see), with that setting;
-* ``proposed (grid, b)``: a schedule this benchmark proposes (not in the kernel): poll at once
+* ``proposed (grid, b)``: the grid this benchmark proposed and the kernel now follows (with
+  ``b = 0.25`` by default), computed here from its definition as a cross-check: poll at once
   after our own request, then at ``b, 2b, 4b, ...`` after it while that is below
   ``poll_interval_s``, then on the SDK's own grid (every ``poll_interval_s`` after the request);
   a status change seen by a poll does not restart it. Its poll times contain the SDK's, so it
@@ -74,18 +75,16 @@ def kernel_polls(changes: Changes, config: Any) -> tuple[int, float]:
     """The kernel's :class:`PollSchedule` after one of our requests, without a header."""
     from lifecycle.kernel._schedule import PollSchedule
 
-    schedule = PollSchedule(config)
-    schedule.after_action({})
-    end, last = changes[-1][0], changes[0][1]
+    schedule = PollSchedule(config, 0.0)
+    schedule.after_action({}, 0.0)
+    end = changes[-1][0]
     t, polls = 0.0, 0
     while True:
         t += schedule.wait
         polls += 1
         if t >= end:
             return polls, t
-        status = _status_at(changes, t)
-        schedule.after_poll({}, changed=status != last)
-        last = status
+        schedule.after_poll({}, t)
 
 
 def proposed_poll_times(backoff: float, interval: float, until: float) -> list[float]:
@@ -113,7 +112,7 @@ def proposed_polls(
 
 def schedule_model(backoffs: Sequence[float] = (0.05, *WHAT_IF_BACKOFFS)) -> dict[str, Any]:
     """Polls per phase and when its end is seen: SDK loop, the kernel's schedule with each
-    ``first_poll_backoff_s`` in ``backoffs`` (0.05 is the default), and the proposed one."""
+    ``first_poll_backoff_s`` in ``backoffs`` (0.25 is the default), and the proposed one."""
     from lifecycle.kernel import ControllerConfig
 
     rows = []

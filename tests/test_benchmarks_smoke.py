@@ -88,6 +88,8 @@ def test_schedule_model_against_the_sdk_loop() -> None:
         proposed = phase["proposed (grid, 0.25)"]
         assert proposed["seen_after_s"] <= phase["sdk"]["seen_after_s"]
         assert proposed["polls"] <= phase["sdk"]["polls"] + 2
+        # the kernel's schedule (default 0.25) is the proposed grid, measured, not assumed
+        assert phase["first_poll_backoff_s=0.25"] == proposed
 
 
 def test_scale_quick_checks_both_sides(tmp_path: Path) -> None:

@@ -73,10 +73,11 @@ class ControllerConfig:
 
     Attributes:
         poll_interval_s: the longest wait between polls when the server sends no
-            ``openai-poll-after-ms`` header. Without a header the wait starts at
-            ``first_poll_backoff_s`` and doubles up to this value; it starts again after every
-            status change and after each of our own requests.
-        first_poll_backoff_s: the first wait of that backoff. The first poll after a create or a
+            ``openai-poll-after-ms`` header. Without a header, polls fall on a grid anchored at
+            our last own request (create, submit, cancel): at once, after
+            ``first_poll_backoff_s``, doubling while below this value, then on every multiple of
+            it (every poll time of a client that polls each ``poll_interval_s`` is on the grid).
+        first_poll_backoff_s: the first step of that grid. The first poll after a create or a
             submit happens at once unless that answer carried a poll-after header.
         min_poll_interval_s: the shortest wait between polls, whatever a header says.
         max_poll_interval_s: the longest wait between polls, whatever a header says. A header
@@ -102,7 +103,7 @@ class ControllerConfig:
     """
 
     poll_interval_s: float = 1.0
-    first_poll_backoff_s: float = 0.05
+    first_poll_backoff_s: float = 0.25
     min_poll_interval_s: float = 0.005
     max_poll_interval_s: float = 30.0
     deadlines: Mapping[str, float] = field(default_factory=_default_deadlines)

@@ -124,7 +124,7 @@ class Drive:
         self.wall = wall
         self.started = now
         self.state_since = now
-        self.schedule = PollSchedule(config)
+        self.schedule = PollSchedule(config, now)
         self.streaming = stream
         self.stream_fallbacks = 0
         #: we asked for a cancel (the caller's or a deadline's; sent unless the run had ended),
@@ -279,7 +279,7 @@ class Drive:
         """Take the answer to our own mutating request (see ``DriveApi.answered``);
         ``new_object``: the answer is a new object the drive follows from now on."""
         assert isinstance(response, HttpResponse)
-        self.schedule.after_action(response.headers)
+        self.schedule.after_action(response.headers, self.now)
         parsed = self.binding.parse(response.body)
         if isinstance(parsed, Failure):
             yield from self.note(logging.WARNING, "an answer is unreadable", error=parsed.message)

@@ -25,8 +25,8 @@ __all__ = ["poll", "read"]
 def read(d: Drive) -> Flow:
     """Read the run once; a failure ends the drive (see :meth:`Drive.guarded`)."""
     response = yield from d.call("retrieve", d.binding.retrieve(d.scope, d.run_id))
-    changed = yield from d.observe(d.parse(response), Via.POLL)
-    d.schedule.after_poll(response.headers, changed=changed)
+    yield from d.observe(d.parse(response), Via.POLL)
+    d.schedule.after_poll(response.headers, d.now)
 
 
 def poll(d: Drive) -> Flow:
@@ -40,7 +40,7 @@ def poll(d: Drive) -> Flow:
         yield from d.note(
             logging.WARNING, "poll failed after its retries; polling on", error=failure.reason
         )
-        d.schedule.after_failure(failure)
+        d.schedule.after_failure(failure, d.now)
         return
     assert isinstance(response, HttpResponse)
     parsed = d.binding.parse(response.body)
@@ -48,7 +48,7 @@ def poll(d: Drive) -> Flow:
         yield from d.note(
             logging.WARNING, "poll answered garbage; polling on", error=parsed.message
         )
-        d.schedule.after_failure(parsed)
+        d.schedule.after_failure(parsed, d.now)
         return
-    changed = yield from d.observe(parsed, Via.POLL)
-    d.schedule.after_poll(response.headers, changed=changed)
+    yield from d.observe(parsed, Via.POLL)
+    d.schedule.after_poll(response.headers, d.now)

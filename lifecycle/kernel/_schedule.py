@@ -6,9 +6,10 @@ The schedule follows what a careful client does and what the SDK's own pollers d
 
 * right after one of our own requests moved the run (create, submit, cancel), poll **at once**,
   unless that answer carried ``openai-poll-after-ms``;
-* after a poll, wait what the poll's ``openai-poll-after-ms`` says; without one, a short growing
-  backoff (``first_poll_backoff_s``, doubling up to ``poll_interval_s``) that starts again at
-  every status change;
+* after a poll, wait what the poll's ``openai-poll-after-ms`` says; without one, the next time on
+  a grid anchored at our last own request: a short growing backoff (``first_poll_backoff_s``,
+  doubling) below ``poll_interval_s``, then every ``poll_interval_s`` (see
+  :class:`PollSchedule`);
 * after a poll that failed for good, wait what the failure's ``retry-after-ms``/``retry-after``
   says (a 429 is the server asking for room), else go on with the schedule.
 
@@ -70,17 +71,27 @@ def retry_delay(
 
 
 class PollSchedule:
-    """The wait before the next poll, from the last answer's hints.
+    """The wait before the next poll, from the last answer's hints and the time since our last
+    own request.
+
+    Without hints, polls fall on a grid anchored at our last own request (or the drive's start):
+    at once, then after ``b``, ``2b``, ``4b``... (``b = first_poll_backoff_s``) while below
+    ``poll_interval_s``, then on every multiple of ``poll_interval_s``. The grid holds every poll
+    time of a client polling each ``poll_interval_s`` (the SDK's loop), so the drive never sees an
+    end later than that client, and makes at most ``log2(poll_interval_s / b)`` more requests per
+    phase between two of our requests (two with the defaults), in exchange for seeing short
+    phases end much sooner.
 
     Args:
         config: the drive's settings.
+        now: the drive's clock at the start (the first anchor).
     """
 
-    __slots__ = ("_config", "_next_backoff", "_wait")
+    __slots__ = ("_anchor", "_config", "_wait")
 
-    def __init__(self, config: ControllerConfig) -> None:
+    def __init__(self, config: ControllerConfig, now: float = 0.0) -> None:
         self._config = config
-        self._next_backoff = config.first_poll_backoff_s
+        self._anchor = now
         self._wait = 0.0
 
     @property
@@ -97,28 +108,38 @@ class PollSchedule:
             cfg.max_poll_interval_s,
         )
 
-    def after_action(self, headers: Mapping[str, str]) -> None:
-        """Our own request (create, submit, cancel) was answered: poll at once unless told."""
-        self._next_backoff = self._config.first_poll_backoff_s
+    def _grid(self, now: float) -> float:
+        """The wait until the next grid time after ``now`` (a grid time just reached, within a
+        microsecond, is behind us)."""
+        cfg = self._config
+        interval = cfg.poll_interval_s
+        elapsed = max(now - self._anchor, 0.0)
+        since = elapsed + 1e-6
+        point = min(cfg.first_poll_backoff_s, interval)
+        while point < interval:
+            if point > since:
+                break
+            point *= 2.0
+        else:
+            point = (math.floor(since / interval) + 1) * interval
+        return max(point - elapsed, cfg.min_poll_interval_s)
+
+    def after_action(self, headers: Mapping[str, str], now: float) -> None:
+        """Our own request (create, submit, cancel) was answered at ``now``: poll at once unless
+        the answer says otherwise; the grid starts again from here."""
+        self._anchor = now
         hint = self._hint(headers)
         self._wait = hint if hint is not None else 0.0
 
-    def after_poll(self, headers: Mapping[str, str], *, changed: bool) -> None:
-        """A poll was answered; ``changed`` says whether the status moved."""
-        cfg = self._config
-        if changed:
-            self._next_backoff = cfg.first_poll_backoff_s
+    def after_poll(self, headers: Mapping[str, str], now: float) -> None:
+        """A poll was answered at ``now``: its hint, else the next grid time."""
         hint = self._hint(headers)
-        if hint is not None:
-            self._wait = hint
-            return
-        self._wait = max(min(self._next_backoff, cfg.poll_interval_s), cfg.min_poll_interval_s)
-        self._next_backoff = min(self._next_backoff * 2.0, cfg.poll_interval_s)
+        self._wait = hint if hint is not None else self._grid(now)
 
-    def after_failure(self, failure: Failure) -> None:
-        """A poll failed for good: honour the server's retry-after, else keep the backoff."""
+    def after_failure(self, failure: Failure, now: float) -> None:
+        """A poll failed for good: honour the server's retry-after, else the grid."""
         asked = retry_after(failure.headers, self._config.retry)
         if asked is not None:
             self._wait = max(asked, self._config.min_poll_interval_s)
             return
-        self.after_poll({}, changed=False)
+        self._wait = self._grid(now)

@@ -66,7 +66,7 @@ def consume(d: Drive, handle: Any) -> Flow:
     if why:
         yield from d.note(logging.WARNING, why)
         yield from d.stream_failed(why)
-        d.schedule.after_action({})
+        d.schedule.after_action({}, d.now)
 
 
 def _resume(d: Drive, after: int) -> Flow:

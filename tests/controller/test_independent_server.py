@@ -125,7 +125,9 @@ def test_a_200_that_is_not_a_run_is_a_lost_observation(kind: str) -> None:
     """Every third read answers 200 with malformed JSON, an HTML page, a JSON array or a run
     without status: polling goes on; nothing raises."""
     with open_env("garbage-bodies") as env:
-        d = driver(kind, env, make_toolbox())
+        # garbage answers carry no poll-after header: a short grid keeps the reads coming
+        config = ControllerConfig(poll_interval_s=0.05, first_poll_backoff_s=0.05)
+        d = driver(kind, env, make_toolbox(), config=config)
         outcome = d.run("slow-queue")
         assert outcome.status == "completed"
         assert env.sim.request_count("GET", RUN) >= 6  # garbage was served, twice at least

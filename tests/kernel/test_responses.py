@@ -9,6 +9,7 @@ import pytest
 
 from lifecycle import CallState
 from lifecycle.kernel import (
+    ApiCall,
     CallFailed,
     ControllerConfig,
     Drive,
@@ -153,7 +154,11 @@ def test_a_cancel_while_the_chain_waits_needs_no_request() -> None:
 
 def test_a_live_response_is_cancelled_straight_to_cancelled() -> None:
     d = chain_drive(deadlines={"queued": 1.0})
-    script = Script().add(*[ok(response("queued"))] * 6, ok(response("cancelled")))
+
+    def answer_by_op(call: ApiCall) -> object:
+        return ok(response("cancelled" if call.op == "cancel" else "queued"))
+
+    script = Script().add(*[answer_by_op] * 20)
     result = script.play(d.create(ARGS, op_id="op_1"))
     assert result.ending.kind is EndingKind.DEADLINE
     assert result.ending.status == "cancelled"

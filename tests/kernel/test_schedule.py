@@ -44,14 +44,37 @@ def test_a_header_on_our_own_request_is_honoured() -> None:
     assert script.sleeps()[0] == pytest.approx(0.3)
 
 
-def test_without_headers_the_wait_grows_to_the_interval_and_starts_again_on_a_change() -> None:
-    """No header anywhere: 0.05, 0.1, 0.2, ... up to ``poll_interval_s``; a status change
-    starts the backoff again."""
-    d = drive(poll_interval_s=0.4)
+def test_without_headers_polls_fall_on_a_grid_that_holds_every_interval() -> None:
+    """No header anywhere: after the first read at once, b, 2b, 4b... below the interval, then
+    every interval; a status change a poll sees does not restart it (so every poll time of a
+    client polling each interval is on the grid: the drive never sees an end later)."""
+    d = drive(poll_interval_s=0.4, first_poll_backoff_s=0.05)
     answers = [run("queued")] * 6 + [run("in_progress")] * 3 + [run("completed")]
     script = Script().add(*answers)
     script.play(d.attach())
-    assert script.sleeps() == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.4, 0.4, 0.05, 0.1, 0.2])
+    assert script.sleeps() == pytest.approx([0.05, 0.05, 0.1, 0.2, 0.4, 0.4, 0.4, 0.4, 0.4])
+    poll_times = [sum(script.sleeps()[:i]) for i in range(len(script.sleeps()) + 1)]
+    for k in range(1, 5):  # 0.4, 0.8, 1.2, 1.6: the interval client's times are all there
+        assert any(abs(t - 0.4 * k) < 1e-9 for t in poll_times)
+
+
+def test_our_own_request_starts_the_grid_again(calc_tools: object) -> None:
+    """After a submit the run is read at once, then at b, 2b... from the submit's answer."""
+    d = drive(tools=calc_tools, poll_interval_s=1.0, first_poll_backoff_s=0.25)  # type: ignore[arg-type]
+    script = Script().add(
+        run("queued"),
+        run("queued"),
+        run("requires_action", calls=[("call_1", "add", '{"a": 1, "b": 2}')]),
+        run("queued"),  # the submit's answer
+        run("queued"),
+        run("in_progress"),
+        run("completed"),
+    )
+    script.play(d.attach())
+    # before: 0.25, 0.25 (to 0.5); the submit; after it: at once (no sleep), 0.25, 0.25
+    assert script.sleeps() == pytest.approx([0.25, 0.25, 0.25, 0.25])
+    kinds = [k for k in script.kinds() if k in ("submit", "retrieve", "Sleep")]
+    assert kinds[kinds.index("submit") + 1] == "retrieve"
 
 
 def test_a_poll_header_wins_on_every_poll() -> None:
@@ -139,10 +162,14 @@ def test_the_backoff_is_deterministic_given_the_rng() -> None:
     assert one() == one()
 
 
-def test_schedule_unit_after_failure_without_retry_after_keeps_backing_off() -> None:
-    """A failed poll without a hint keeps the backoff going (it does not reset it)."""
-    schedule = PollSchedule(ControllerConfig(poll_interval_s=1.0))
-    schedule.after_poll({}, changed=False)
-    first = schedule.wait
-    schedule.after_failure(http_error(500))
-    assert schedule.wait == pytest.approx(first * 2)
+def test_schedule_unit_a_failed_poll_without_retry_after_stays_on_the_grid() -> None:
+    """A failed poll without a hint waits for the next grid time, like a poll without one."""
+    schedule = PollSchedule(ControllerConfig(poll_interval_s=1.0, first_poll_backoff_s=0.25))
+    schedule.after_poll({}, 0.0)
+    assert schedule.wait == pytest.approx(0.25)
+    schedule.after_failure(http_error(500), 0.25)
+    assert schedule.wait == pytest.approx(0.25)
+    schedule.after_failure(http_error(500), 0.6)
+    assert schedule.wait == pytest.approx(0.4)
+    schedule.after_poll({}, 1.0)
+    assert schedule.wait == pytest.approx(1.0)
