@@ -37,7 +37,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from adapters.temporal._data import (
@@ -120,6 +120,7 @@ class WorkflowIO:
                 summary=request.op,
             )
         except ActivityError as err:
+            _cancelled(err)
             workflow.logger.warning("api activity lost: %s (%s)", request.op, err.message)
             lost = f"the {request.op} activity never answered: {_why(err)}"
             return None, Failure(FailureKind.TIMEOUT, message=lost)
@@ -170,12 +171,20 @@ class WorkflowIO:
                 summary=call.name,
             )
         except ActivityError as err:
+            _cancelled(err)
             workflow.logger.error("tool activity lost: %s %s (%s)", call.name, call.id, _why(err))
             return ToolResult(self.registry.finish(call, timed_out=True), lost=True)
         return ToolResult(answer.tool_output(), timed_out=answer.timed_out)
 
     def _heartbeat(self) -> timedelta:
         return timedelta(seconds=self.options.heartbeat_timeout_s)
+
+
+def _cancelled(err: ActivityError) -> None:
+    """An activity cancelled because the workflow was: the workflow's cancellation goes on
+    (the workflow interrupts the drive), it is not a lost answer."""
+    if isinstance(err.cause, CancelledError):
+        raise asyncio.CancelledError() from err
 
 
 def _why(err: ActivityError) -> str:
