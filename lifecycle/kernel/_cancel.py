@@ -38,7 +38,7 @@ def send_cancel(d: Drive) -> Flow:
         d.cancel_started = d.now
     if d.binding.capabilities.idle_while_awaiting and d.lc.awaiting_client:
         # nothing runs on the server (the response completed): ending the chain is ours alone
-        d.lc.trigger(d.facts.cancel_trigger[d.lc._status])
+        d.lc.trigger(d.facts.cancel_trigger[d.lc._status], at=d.wall)
         yield from save(d)
         return
     attempts = 0

@@ -159,13 +159,13 @@ def submit(d: Drive, ids: list[str], outputs: list[ToolOutput]) -> Flow:
             raise
         new_object = d.binding.capabilities.submit_starts_new_object
         if new_object:  # the answer is the next object: the round's edge is ours, certainly
-            d.lc.trigger(d.facts.submit_trigger[d.lc._status], tool_call_ids=ids)
+            d.lc.trigger(d.facts.submit_trigger[d.lc._status], at=d.wall, tool_call_ids=ids)
         else:
             d.lc.record_submission(ids)
         d.ledger.delivered(ids)
         yield from save(d)
         if isinstance(value, StreamOpened):
-            yield from consume(d, value.handle)
+            yield from consume(d, value.handle, new_object=new_object)
             return
         # accepted (2xx); if unreadable, the next poll tells
         yield from d.answered(value, new_object=new_object)

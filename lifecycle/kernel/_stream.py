@@ -29,9 +29,10 @@ __all__ = ["MAX_RESUMES", "consume"]
 MAX_RESUMES = 3
 
 
-def consume(d: Drive, handle: Any) -> Flow:
+def consume(d: Drive, handle: Any, *, new_object: bool = False) -> Flow:
     """Read the stream ``handle`` to its end (resuming it after a drop when the API can), then
-    close it; fall back to polling when it cannot be followed."""
+    close it; fall back to polling when it cannot be followed. ``new_object``: the stream is
+    the answer to a submit that starts a new object (its first observation is that object)."""
     why = ""
     last: int | None = None
     resumes = 0
@@ -57,7 +58,8 @@ def consume(d: Drive, handle: Any) -> Flow:
         if item.sequence is not None:
             last = item.sequence
         if item.observation is not None:
-            yield from d.observe(item.observation, Via.STREAM)
+            yield from d.observe(item.observation, Via.STREAM, new_run=new_object)
+            new_object = False
         else:
             yield from d.report(item)
     yield from d.ask(CloseStream(handle))
