@@ -19,6 +19,8 @@ state by hand.
     timed_out --late--> executed_undelivered (the real result came after the timeout output)
     not delivered --give_up--> executed_undelivered | undelivered  (with a reason)
     executed_undelivered | undelivered --deliver--> delivered   (a later drive got it in)
+    unknown_effect --settle_done|settle_failed|settle_rerun--> finished | failed | intended
+                                             (a person decided; see ToolLedger.settle)
 
 The claim is the one gate in front of every execution: only an ``intended`` call can be claimed,
 so a call that ever started is never started again, whatever a later poll or round repeats.
@@ -72,6 +74,9 @@ class LedgerEvent(StrEnum):
     LATE = "late"
     GIVE_UP = "give_up"  #: an executed call's output will not get in
     GIVE_UP_UNRUN = "give_up_unrun"  #: an error output of a call never run will not get in
+    SETTLE_DONE = "settle_done"  #: a person says an unknown effect happened (with its output)
+    SETTLE_FAILED = "settle_failed"  #: a person says it failed (an error output answers it)
+    SETTLE_RERUN = "settle_rerun"  #: a person says it never happened: it may run again
 
 
 _S, _E = CallState, LedgerEvent
@@ -95,6 +100,9 @@ LEDGER_MOVES: Mapping[tuple[CallState, LedgerEvent], CallState] = {
     (_S.DELIVERED, _E.LATE): _S.EXECUTED_UNDELIVERED,
     **{(s, _E.GIVE_UP): _S.EXECUTED_UNDELIVERED for s in (*_OUTPUT_READY, _S.STARTED)},
     **{(s, _E.GIVE_UP_UNRUN): _S.UNDELIVERED for s in (_S.INTENDED, _S.REJECTED)},
+    (_S.UNKNOWN_EFFECT, _E.SETTLE_DONE): _S.FINISHED,
+    (_S.UNKNOWN_EFFECT, _E.SETTLE_FAILED): _S.FAILED,
+    (_S.UNKNOWN_EFFECT, _E.SETTLE_RERUN): _S.INTENDED,
 }
 
 #: States whose output is settled for good: a drive leaves them as they are.
@@ -283,6 +291,46 @@ class ToolLedger(BaseModel):
             entry = self.entries.get(call_id)
             if entry is not None and self._move(entry, LedgerEvent.REOPEN):
                 entry.executed = False
+
+    def settle(self, call_id: str, decision: str, output: ToolOutput | None = None) -> None:
+        """A person's decision about a call whose effect is unknown (after a crash).
+
+        Args:
+            call_id: the call.
+            decision: ``"done"`` (the effect happened: ``output`` is what it returned, to be
+                submitted by the next drive), ``"failed"`` (``output`` is the error output to
+                submit; a default one is recorded when omitted) or ``"run_again"`` (it never
+                happened: the next drive runs it).
+            output: the output to record (see ``decision``).
+
+        Raises:
+            KeyError: no such call.
+            ValueError: the call's effect is not unknown, the decision is not one of the three,
+                or ``"done"`` without an output.
+        """
+        events = {
+            "done": LedgerEvent.SETTLE_DONE,
+            "failed": LedgerEvent.SETTLE_FAILED,
+            "run_again": LedgerEvent.SETTLE_RERUN,
+        }
+        if decision not in events:
+            raise ValueError(f"decision must be one of {sorted(events)}, not {decision!r}")
+        if decision == "done" and output is None:
+            raise ValueError("a call settled done needs the output its effect returned")
+        with self._lock:
+            entry = self.entries[call_id]
+            if entry.state is not CallState.UNKNOWN_EFFECT:
+                raise ValueError(f"call {call_id} is {entry.state.value}, not unknown_effect")
+            self._move(entry, events[decision])
+            entry.reason = None
+            if decision == "run_again":
+                entry.executed = False
+                return
+            if output is None:
+                text = '{"error": {"type": "tool_error", "message": "the tool\'s effect was lost"}}'
+                output = ToolOutput(call_id, text, text, error="tool_error")
+            entry.output, entry.full_output = output.output, output.full_output
+            entry.error, entry.truncated = output.error, output.truncated
 
     def output_for(self, call_id: str) -> ToolOutput | None:
         """The recorded output of a call, reused instead of running the call again."""

@@ -96,3 +96,50 @@ def test_no_module_outside_the_ledger_assigns_a_call_state() -> None:
                 ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def _unknown() -> ToolLedger:
+    ledger = _ledger()
+    ledger.claim("call_1")
+    ledger.mark_unknown("call_1")
+    return ledger
+
+
+def test_a_person_settles_an_unknown_effect_as_done_with_its_output() -> None:
+    ledger = _unknown()
+    ledger.settle("call_1", "done", ToolOutput("call_1", "receipt 42", "receipt 42"))
+    assert ledger.state_of("call_1") is CallState.FINISHED
+    assert ledger.output_for("call_1") == ToolOutput("call_1", "receipt 42", "receipt 42")
+    assert not ledger.claim("call_1")  # never run again
+    ledger.delivered(["call_1"])
+    assert ledger.state_of("call_1") is CallState.DELIVERED
+
+
+def test_a_person_settles_an_unknown_effect_as_failed() -> None:
+    ledger = _unknown()
+    ledger.settle("call_1", "failed")
+    entry = ledger.entries["call_1"]
+    assert entry.state is CallState.FAILED
+    assert entry.error == "tool_error"
+    assert not ledger.claim("call_1")
+
+
+def test_a_person_decides_the_effect_never_happened_so_it_may_run_again() -> None:
+    ledger = _unknown()
+    ledger.settle("call_1", "run_again")
+    assert ledger.state_of("call_1") is CallState.INTENDED
+    assert not ledger.entries["call_1"].executed
+    assert ledger.claim("call_1")
+
+
+def test_settle_refuses_calls_that_are_not_unknown_and_bad_decisions() -> None:
+    ledger = _ledger()
+    with pytest.raises(ValueError, match="not unknown_effect"):
+        ledger.settle("call_1", "run_again")
+    unknown = _unknown()
+    with pytest.raises(ValueError, match="decision"):
+        unknown.settle("call_1", "maybe")
+    with pytest.raises(ValueError, match="output"):
+        unknown.settle("call_1", "done")
+    with pytest.raises(KeyError):
+        unknown.settle("nope", "run_again")

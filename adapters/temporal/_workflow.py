@@ -53,13 +53,14 @@ with workflow.unsafe.imports_passed_through():
         StartDrive,
         config_from_json,
     )
-    from lifecycle import RunLifecycle, ToolLedger, ToolRegistry
+    from lifecycle import ToolRegistry
     from lifecycle.kernel import (
         ApiCall,
         AssistantsBinding,
         CallFailed,
         ControllerConfig,
         Drive,
+        DriveCheckpoint,
         DriveResult,
         Emit,
         Flow,
@@ -110,7 +111,7 @@ class LifecycleWorkflow:
             "op_id": start.op_id if start is not None else "",
             "kind": start.kind if start is not None else "",
             "run_id": d.run_id if d is not None else "",
-            "status": d.lc._status if d is not None else "",
+            "status": d.status if d is not None else "",
             "round": d.round if d is not None else 0,
             "requests": d.requests if d is not None else 0,
             "cancel_requested": self._flag.cancelled or (d is not None and d.cancel_requested),
@@ -209,7 +210,7 @@ class LifecycleWorkflow:
             cancel_signal=self._flag,
         )
         if carried is not None:
-            return drive, _resume(drive, binding, carried, start.op_id)
+            return drive, _resume(drive, carried, start.op_id)
         if start.run_id:
             drive.op_id = start.op_id
             return drive, drive.attach()
@@ -263,25 +264,24 @@ class LifecycleWorkflow:
         return info.get_current_history_length() >= limit or info.is_continue_as_new_suggested()
 
     def _successor(self, drive: Drive, start: StartDrive) -> StartDrive:
-        """The next run's input: the same start, with what the drive has to carry."""
-        binding = drive.binding
-        chain_args = dict(binding.carry) if isinstance(binding, ResponsesBinding) else {}
+        """The next run's input: the same start, with the drive's checkpoint."""
+        point = drive.checkpoint()
         carried = Carried(
-            run_id=drive.run_id,
-            snapshot=drive.lc.snapshot().model_dump(mode="json"),
-            ledger=drive.ledger.model_dump(mode="json"),
+            run_id=point.run_id,
+            snapshot=point.lifecycle,
+            ledger=point.ledger,
             started=sorted(self._keeper.started),
             unfinished=sorted(self._keeper.unfinished),
-            drive_started=drive.started,
-            state_since=drive.state_since,
-            requests=drive.requests,
-            object_ids=list(drive.object_ids),
-            cancel_requested=drive.cancel_requested,
-            cancel_started=drive.cancel_started,
-            user_cancel_seen=drive.user_cancel_seen,
+            drive_started=point.started,
+            state_since=point.state_since,
+            requests=point.requests,
+            object_ids=list(point.object_ids),
+            cancel_requested=point.cancel_requested,
+            cancel_started=point.cancel_started,
+            user_cancel_seen=point.user_cancel_seen,
             user_cancelled=self._flag.cancelled,
-            deadline=drive.deadline,
-            chain_args=chain_args,
+            deadline=point.deadline,
+            chain_args=dict(point.binding.get("carry", {})),
             continued=self._continued + 1,
         )
         workflow.logger.info(
@@ -299,27 +299,26 @@ class LifecycleWorkflow:
         )
 
 
-def _resume(
-    drive: Drive, binding: AssistantsBinding | ResponsesBinding, carried: Carried, op_id: str
-) -> Flow:
-    """The flow of a continued run: the drive's clocks and cancel state restored, then resumed."""
-    drive.started = carried.drive_started
-    drive.state_since = carried.state_since
-    drive.requests = carried.requests
-    drive.object_ids = list(carried.object_ids)
-    drive.cancel_requested = carried.cancel_requested
-    drive.cancel_started = carried.cancel_started
-    drive.user_cancel_seen = carried.user_cancel_seen
-    drive.deadline = carried.deadline
-    if isinstance(binding, ResponsesBinding):
-        binding.carry = dict(carried.chain_args)
-    return drive.resume(
-        RunLifecycle.restore(carried.snapshot),
-        ToolLedger.model_validate(carried.ledger),
+def _resume(drive: Drive, carried: Carried, op_id: str) -> Flow:
+    """The flow of a continued run: the drive taken up from the checkpoint its predecessor
+    carried (clocks, counters, cancel state, lifecycle, ledger, the chain's arguments)."""
+    point = DriveCheckpoint(
+        scope=drive.scope,
+        run_id=carried.run_id,
         op_id=op_id,
-        started=carried.started,
-        unfinished=carried.unfinished,
+        lifecycle=carried.snapshot,
+        ledger=carried.ledger,
+        started=carried.drive_started,
+        state_since=carried.state_since,
+        requests=carried.requests,
+        object_ids=tuple(carried.object_ids),
+        cancel_requested=carried.cancel_requested,
+        cancel_started=carried.cancel_started,
+        user_cancel_seen=carried.user_cancel_seen,
+        deadline=carried.deadline,
+        binding={"carry": dict(carried.chain_args)} if carried.chain_args else {},
     )
+    return drive.continue_from(point, started=carried.started, unfinished=carried.unfinished)
 
 
 def _entry(e: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from lifecycle.kernel._binding import (
     Observation,
     StreamItem,
 )
+from lifecycle.kernel._checkpoint import DriveCheckpoint
 from lifecycle.kernel._config import ControllerConfig, RetryPolicy
 from lifecycle.kernel._drive import CancelSignal, Drive
 from lifecycle.kernel._ending import Ending, EndingKind
@@ -89,6 +90,7 @@ __all__ = [
     "ControllerConfig",
     "Drive",
     "DriveApi",
+    "DriveCheckpoint",
     "DriveResult",
     "Emit",
     "Ending",

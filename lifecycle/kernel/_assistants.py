@@ -148,6 +148,13 @@ class AssistantsBinding:
             return StreamItem(failure=Failure(FailureKind.STREAM, message="error event"))
         return EMPTY
 
+    def state(self) -> dict[str, Any]:
+        """Nothing beyond its settings: an Assistants drive keeps its state in the kernel."""
+        return {}
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Nothing to take up."""
+
     def resume_stream(self, scope: str, run_id: str, after: int) -> HttpRequest | None:
         """Assistants streams cannot be resumed: polling takes over."""
         return None

@@ -205,6 +205,12 @@ class Binding(Protocol):
         """The request that reopens a dropped stream after event ``after`` (``None``: the API
         cannot resume a stream; polling takes over)."""
 
+    def state(self) -> dict[str, Any]:
+        """The binding's own state, as JSON data, for a drive's checkpoint."""
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Take up a :meth:`state` from a checkpoint."""
+
     def op_id_from(self, args: Mapping[str, Any]) -> str | None:
         """The caller's own create-intent id in the create arguments, if any."""
 

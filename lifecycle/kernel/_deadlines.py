@@ -73,7 +73,7 @@ def on_deadline(d: Drive, name: str) -> Flow:
     if d.cancel_started is not None:
         raise Stop(d.ending(EndingKind.CANCEL_UNCONFIRMED))
     yield from d.note(logging.WARNING, "deadline passed", deadline=name, state=d.lc._status)
-    if d.config.cancel_on_timeout and d.lc._status in d.facts.cancellable:
+    if d.config.cancel_on_timeout and not d.observe_only and d.lc._status in d.facts.cancellable:
         yield from send_cancel(d)
         return
     raise Stop(d.ending(EndingKind.DEADLINE))

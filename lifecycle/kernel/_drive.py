@@ -34,24 +34,23 @@ from lifecycle._ledger import ToolLedger
 from lifecycle._machine import Hooks, RunLifecycle
 from lifecycle._records import Via
 from lifecycle._tools import ToolRegistry
-from lifecycle.kernel import _cancel, _deadlines, _finish, _loop
+from lifecycle.kernel import _calls, _cancel, _deadlines, _finish, _loop
 from lifecycle.kernel._binding import Binding, Flow, Observation, StreamItem
+from lifecycle.kernel._checkpoint import DriveCheckpoint, restore_checkpoint, take_checkpoint
 from lifecycle.kernel._config import ControllerConfig, RetryPolicy
 from lifecycle.kernel._durable import save
 from lifecycle.kernel._ending import Ending, EndingKind
-from lifecycle.kernel._errors import CallFailed, DeadlineReached, OutcomeUnknown, Stop
+from lifecycle.kernel._errors import Stop
 from lifecycle.kernel._messages import (
-    ApiCall,
     Emit,
     Failure,
-    FailureKind,
     HttpRequest,
     HttpResponse,
     Reply,
     Request,
 )
 from lifecycle.kernel._results import DriveResult, MessageSeen, Notice, StatusSeen, StepSeen
-from lifecycle.kernel._schedule import PollSchedule, retry_delay
+from lifecycle.kernel._schedule import PollSchedule
 from lifecycle.kernel._tables import TableFacts
 
 __all__ = ["CancelSignal", "Drive", "new_op_id"]
@@ -83,6 +82,8 @@ class Drive:
         watch: report completed steps and messages as events (extra requests when polling).
         durable: a store is attached: yield the save and effect-log requests.
         cancel_signal: a caller's cancel request.
+        observe_only: follow the run without acting on it (``lifecycle watch``): no tool round,
+            no submission, no cancel; a passed deadline or the cancel signal ends the drive.
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class Drive:
         watch: bool = False,
         durable: bool = False,
         cancel_signal: CancelSignal | None = None,
+        observe_only: bool = False,
     ) -> None:
         self.binding = binding
         self.config = config
@@ -115,6 +117,7 @@ class Drive:
         self.watch = watch
         self.durable = durable
         self.cancel_signal = cancel_signal
+        self.observe_only = observe_only
         self.lc = RunLifecycle(binding.spec, hooks=hooks)
         self.ledger = ToolLedger()
         self.op_id: str | None = None
@@ -165,69 +168,21 @@ class Drive:
         """Hand an event to the caller."""
         yield from self.ask(Emit(event))
 
-    # -- the one retry layer -------------------------------------------------------------------
+    # -- the one retry layer (``_calls.py``) -----------------------------------------------------
 
     def retryable(self, failure: Failure) -> bool:
-        """Whether a failed request may be sent again: no answer, a 5xx, or a listed status."""
-        if failure.kind is FailureKind.STATUS:
-            status = failure.status or 0
-            return status >= 500 or status in self.config.retry.retry_statuses
-        return failure.kind in (FailureKind.TIMEOUT, FailureKind.CONNECTION)
+        """Whether a failed request may be sent again (see ``_calls.retryable``)."""
+        return _calls.retryable(self.config.retry, failure)
 
     def call(
         self, op: str, http: HttpRequest, *, mutating: bool = False, attempts: int | None = None
     ) -> Flow:
-        """Send a request, retrying what may be retried (at most ``attempts`` times, the retry
-        policy's by default). Returns an :class:`HttpResponse` (or a :class:`StreamOpened`).
-
-        A mutating request whose outcome is unknown (no answer, a 5xx, a 2xx with a body that is
-        not the API's) is never resent here: :class:`OutcomeUnknown` tells the caller to read
-        first. Waits never outlast the next deadline.
-
-        Raises:
-            CallFailed: not retryable, or out of attempts (or of time before the run existed).
-            OutcomeUnknown: a mutating request may have been applied.
-            DeadlineReached: a deadline passed while waiting to retry (the run exists).
-        """
-        policy = self.config.retry
-        limit = attempts if attempts is not None else policy.max_attempts
-        attempt = 0
-        while True:
-            self.requests += 1
-            reply = yield from self.ask(ApiCall(op, http, mutating))
-            failure = reply.failure
-            if failure is None:
-                value = reply.value
-                if http.stream and isinstance(value, HttpResponse):
-                    yield from self.stream_failed("the server answered a stream request with JSON")
-                return value
-            if not self.retryable(failure):
-                raise CallFailed(op, failure)
-            if mutating and failure.outcome_unknown:
-                yield from self.note(
-                    logging.WARNING, "outcome unknown", op=op, error=failure.reason
-                )
-                raise OutcomeUnknown(op, failure)
-            attempt += 1
-            if attempt >= limit:
-                raise CallFailed(op, failure)
-            delay = retry_delay(failure, attempt, policy, self.rng)
-            yield from self.note(logging.INFO, "retry", op=op, error=failure.reason, delay_s=delay)
-            try:
-                yield from self.sleep(delay)
-            except DeadlineReached:
-                if not self.run_id:
-                    raise CallFailed(op, failure) from None
-                raise
+        """Send a request through the one retry layer (see ``_calls.call``)."""
+        return _calls.call(self, op, http, mutating=mutating, attempts=attempts)
 
     def parse(self, response: Any) -> Observation:
         """Parse an object answer; a body that is not the API's object raises ``CallFailed``."""
-        if not isinstance(response, HttpResponse):
-            raise CallFailed("parse", Failure(FailureKind.MALFORMED, message="not a response"))
-        parsed = self.binding.parse(response.body)
-        if isinstance(parsed, Failure):
-            raise CallFailed("parse", parsed)
-        return parsed
+        return _calls.parse(self.binding, response)
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -334,6 +289,39 @@ class Drive:
         self.requests += child.requests
         self.now, self.wall = child.now, child.wall
         return result.ending
+
+    @property
+    def status(self) -> str:
+        """The lifecycle's current status."""
+        return self.lc._status
+
+    def checkpoint(self) -> DriveCheckpoint:
+        """The drive's state as plain data, to continue it elsewhere (see ``_checkpoint.py``)."""
+        return take_checkpoint(self)
+
+    def continue_from(
+        self,
+        checkpoint: DriveCheckpoint,
+        *,
+        started: Collection[str] = (),
+        unfinished: Collection[str] = (),
+    ) -> Flow:
+        """Continue a drive from its :meth:`checkpoint` (its clocks, counters, cancel state,
+        lifecycle and ledger). Returns the :class:`DriveResult`.
+
+        Args:
+            checkpoint: what an earlier drive left.
+            started: call ids an effect log records ``started`` (never run again).
+            unfinished: call ids ``started`` with no ``finished`` record.
+        """
+        restore_checkpoint(self, checkpoint)
+        return self.resume(
+            RunLifecycle.restore(checkpoint.lifecycle, hooks=self.hooks),
+            ToolLedger.model_validate(checkpoint.ledger),
+            op_id=checkpoint.op_id,
+            started=started,
+            unfinished=unfinished,
+        )
 
     # -- entry points --------------------------------------------------------------------------
 

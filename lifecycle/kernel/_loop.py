@@ -151,6 +151,11 @@ def follow(d: Drive) -> Flow:
 def act(d: Drive) -> Flow:
     """Act on the caller's cancel signal and on the lifecycle's commands (tool rounds)."""
     signal = d.cancel_signal
+    if d.observe_only:  # a watcher never acts: it only follows
+        d.lc.take_commands()
+        if signal is not None and signal.cancelled:
+            raise Stop(d.ending(EndingKind.INTERRUPTED, detail="stopped watching"))
+        return
     if signal is not None and not d.user_cancel_seen and signal.cancelled:
         d.user_cancel_seen = True
         if not d.lc.is_terminal and not d.cancel_requested:

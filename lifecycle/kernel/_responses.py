@@ -124,6 +124,15 @@ class ResponsesBinding:
         }
         return self._create(body, stream=stream)
 
+    def state(self) -> dict[str, Any]:
+        """The chain's create arguments (sent again with every response)."""
+        return {"carry": dict(self.carry)}
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Take up the chain's create arguments from a checkpoint."""
+        carry = state.get("carry")
+        self.carry = dict(carry) if isinstance(carry, Mapping) else {}
+
     def resume_stream(self, scope: str, run_id: str, after: int) -> HttpRequest | None:
         """``GET /responses/{id}?stream=true&starting_after=N``: the events after ``after``."""
         return HttpRequest(

@@ -173,7 +173,10 @@ class Script:
 
     def play(self, flow: Flow) -> DriveResult:
         """Pump ``flow`` to its end; returns its result (exceptions propagate)."""
-        request = next(flow)
+        return self.play_from(flow, next(flow))
+
+    def play_from(self, flow: Flow, request: Request) -> DriveResult:
+        """Pump ``flow`` on from ``request`` (already yielded, not yet answered) to its end."""
         for _ in range(self.max_requests):
             self.log.append(request)
             try:
