@@ -36,6 +36,7 @@ class ChainsBase(ControllerBase):
         cancel_token: CancelSignal | None = None,
         allowed_tools: Collection[str] | None = None,
         op_id: str | None = None,
+        observe_only: bool = False,
     ) -> tuple[Drive, ToolRunner, str]:
         """A drive of a chain; its scope is the chain's create-intent id (one chain per scope)."""
         scope = op_id or new_op_id(self.rng)
@@ -51,8 +52,9 @@ class ChainsBase(ControllerBase):
             hooks=self.hooks,
             rng=self.rng,
             stream=self.stream if stream is None else stream,
-            durable=self.store is not None,
+            durable=self.store is not None and not observe_only,
             cancel_signal=cancel_token,
+            observe_only=observe_only,
         )
         return drive, ToolRunner(self.tools, self._redact), scope
 

@@ -81,6 +81,7 @@ class RunsBase(ControllerBase):
         cancel_token: CancelSignal | None = None,
         allowed_tools: Collection[str] | None = None,
         on_active_run: ActiveRunPolicy | None = None,
+        observe_only: bool = False,
     ) -> tuple[Drive, ToolRunner]:
         policy = on_active_run if on_active_run is not None else self.on_active_run
         if policy not in ACTIVE_RUN_POLICIES:
@@ -101,8 +102,9 @@ class RunsBase(ControllerBase):
             rng=self.rng,
             stream=self.stream if stream is None else stream,
             watch=watch,
-            durable=self.store is not None,
+            durable=self.store is not None and not observe_only,
             cancel_signal=cancel_token,
+            observe_only=observe_only,
         )
         return drive, ToolRunner(self.tools, self._redact)
 

@@ -14,7 +14,9 @@ derived from this one value.
 ``cancel_unconfirmed`` we asked for a cancel; it was not confirmed within its deadline
 ``lost_handle``    the server does not know the run any more (404)
 ``abandoned``      the API kept failing after the run existed (``detail``: ``http_503``...)
-``held``           a tool call's effect is unknown: its round waits for a person
+``held``           the run waits for someone outside this drive: a tool call's effect is
+                   unknown and its round waits for a person (``detail``: the call ids),
+                   or a watcher saw a response wait for its client (``awaiting_client``)
 ``not_created``    a create intent that no run on the server carries
 ``interrupted``    the task or thread driving the run was interrupted locally
 ``outcome_unknown`` a create or submit lost its answer and the API gives no way to find

@@ -152,9 +152,13 @@ def act(d: Drive) -> Flow:
     """Act on the caller's cancel signal and on the lifecycle's commands (tool rounds)."""
     signal = d.cancel_signal
     if d.observe_only:  # a watcher never acts: it only follows
-        d.lc.take_commands()
+        waiting = bool(d.lc.take_commands())
         if signal is not None and signal.cancelled:
             raise Stop(d.ending(EndingKind.INTERRUPTED, detail="stopped watching"))
+        if waiting and d.binding.capabilities.idle_while_awaiting:
+            # nothing more happens to this object: its client answers with a new one, which a
+            # watcher cannot name
+            raise Stop(d.ending(EndingKind.HELD, detail="awaiting_client"))
         return
     if signal is not None and not d.user_cancel_seen and signal.cancelled:
         d.user_cancel_seen = True

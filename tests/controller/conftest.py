@@ -183,7 +183,7 @@ class Driver:
     def _call(self, method: str, **kw: Any) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def events(self, **kw: Any) -> list[Any]:  # pragma: no cover - overridden
+    def events(self, method: str = "events", **kw: Any) -> list[Any]:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -204,8 +204,9 @@ class SyncDriver(Driver):
     def _call(self, method: str, **kw: Any) -> Any:
         return getattr(self.controller(), method)(**kw)
 
-    def events(self, **kw: Any) -> list[Any]:
-        return list(self.controller().events(**kw))
+    def events(self, method: str = "events", **kw: Any) -> list[Any]:
+        """The events of ``method`` (``events`` or ``watch``)."""
+        return list(getattr(self.controller(), method)(**kw))
 
 
 class AsyncDriver(Driver):
@@ -232,10 +233,10 @@ class AsyncDriver(Driver):
 
         return anyio.run(main)
 
-    def events(self, **kw: Any) -> list[Any]:
+    def events(self, method: str = "events", **kw: Any) -> list[Any]:
         async def main() -> list[Any]:
             async with self._client() as client:
-                return [e async for e in self.controller(client).events(**kw)]
+                return [e async for e in getattr(self.controller(client), method)(**kw)]
 
         return anyio.run(main)
 

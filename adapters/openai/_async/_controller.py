@@ -216,3 +216,20 @@ class AsyncRunController(RunsBase, AsyncPump):
             flow = drive.attach()
         async for event in self._events_of(drive, runner, flow):
             yield event
+
+    async def watch(
+        self, *, thread_id: str, run_id: str, cancel_token: CancelToken | None = None
+    ) -> AsyncIterator[RunEvent]:
+        """Follow an existing run without acting on it, yielding the events of :meth:`events`.
+
+        Read-only: no tool runs, nothing is submitted or cancelled, the store is not written. A
+        deadline of the controller's config ends the watch (``outcome.deadline``) and leaves the
+        run as it is; set ``cancel_token`` to stop watching (``outcome.ending.kind`` is
+        ``interrupted``).
+        """
+        self._check_ids(thread_id=thread_id, run_id=run_id)
+        drive, runner = self._new_drive(
+            thread_id, run_id, watch=True, cancel_token=cancel_token, observe_only=True
+        )
+        async for event in self._events_of(drive, runner, drive.attach()):
+            yield event

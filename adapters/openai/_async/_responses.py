@@ -165,3 +165,18 @@ class AsyncResponseController(ChainsBase, AsyncPump):
         drive, runner, scope = self._new_chain(stream=stream, cancel_token=cancel_token)
         async for event in self._events_of(drive, runner, drive.create(args, op_id=scope)):
             yield event
+
+    async def watch(
+        self, *, response_id: str, cancel_token: CancelToken | None = None
+    ) -> AsyncIterator[ChainEvent]:
+        """Follow an existing response (and the chain it grows into) without acting on it.
+
+        Read-only: no tool runs, no next response is created, nothing is cancelled. A deadline
+        ends the watch and leaves the response as it is; set ``cancel_token`` to stop watching.
+        """
+        self._check_ids(response_id=response_id)
+        drive, runner, _ = self._new_chain(
+            run_id=response_id, cancel_token=cancel_token, observe_only=True
+        )
+        async for event in self._events_of(drive, runner, drive.attach()):
+            yield event
