@@ -11,12 +11,15 @@ Strategies (all take a :class:`lifecycle.LifecycleSpec`, default Assistants runs
 * :func:`observations`: any status string, known or not (server data is untrusted).
 
 :class:`LifecycleConformance` is a ``RuleBasedStateMachine`` to subclass: feed statuses to your
-own object and it checks, after every step, that your object's state equals the engine's.
+own object and it checks, after every step, that your object's state equals the engine's. Its
+``assume_client`` says whether the engine reads the statuses as a recorded trace (our submits and
+cancels implied, the default) or as a live controller does (``False``: the harness plays the
+client's submits and cancels too).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -122,11 +125,24 @@ class LifecycleConformance(RuleBasedStateMachine):
 
         TestMyController = MyConformance.TestCase
 
-    The reference is a :class:`lifecycle.RunLifecycle` replaying the same statuses with
-    ``assume_client=True`` (client actions implied, as in a recorded trace).
+    The reference is a :class:`lifecycle.RunLifecycle` fed the same statuses. How it judges the
+    edges the *client* drives (``requires_action -> queued`` is our submission, ``-> cancelling``
+    our cancel) is :attr:`assume_client`:
+
+    * ``True`` (the default): a trace's view. The statuses are all there is; our own submits and
+      cancels are implied wherever the table needs one (``observe(status, assume_client=True)``,
+      as ``lifecycle check`` reads a trace). Right for a tracker that only sees statuses.
+    * ``False``: a live controller's view (``observe(status)``, the engine's default). A
+      ``requires_action -> queued`` without our submission is a stale read and rejected. The
+      harness then also plays the client: it submits outputs (:meth:`submit`) and asks for a
+      cancel (:meth:`cancel`), telling the reference and your object alike. Right for a tracker
+      that wraps :class:`lifecycle.RunLifecycle` with its default ``observe()``, or that knows
+      what its client sent.
     """
 
     spec: LifecycleSpec[Any] = ASSISTANTS_RUN
+    #: How the reference judges client-driven edges: as a trace (``True``) or live (``False``).
+    assume_client: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -145,9 +161,39 @@ class LifecycleConformance(RuleBasedStateMachine):
         """Return the object's current status string."""
         raise NotImplementedError
 
+    def submit(self, subject: Any, tool_call_ids: list[str]) -> None:
+        """Tell the object under test that our outputs for these calls were accepted.
+
+        Called only when :attr:`assume_client` is ``False``, while the run awaits the client.
+        The default does nothing (an object that never learns of submissions must then reject
+        every ``requires_action -> queued``, as the reference does without one).
+        """
+
+    def cancel(self, subject: Any) -> None:
+        """Tell the object under test that we asked the server to cancel the run.
+
+        Called only when :attr:`assume_client` is ``False``. The default does nothing (the
+        reference then sees the cancel as someone else's, which it applies and flags).
+        """
+
     def _step(self, status: str) -> None:
-        self.reference.observe(status, assume_client=True)
+        self.reference.observe(status, assume_client=self.assume_client)
         self.feed(self.subject, status)
+
+    @precondition(lambda self: not self.assume_client and self.reference.awaiting_client)
+    @rule()
+    def client_submits(self) -> None:
+        """We submit one output per pending call, and the server accepts them."""
+        ids = [c.id for c in self.reference.pending_tool_calls] or ["call_1"]
+        self.reference.record_submission(ids)
+        self.submit(self.subject, ids)
+
+    @precondition(lambda self: not self.assume_client and not self.reference.is_terminal)
+    @rule()
+    def client_cancels(self) -> None:
+        """We ask the server to cancel the run."""
+        self.reference.request_cancel()
+        self.cancel(self.subject)
 
     @precondition(lambda self: not self.reference.is_terminal)
     @rule(data=st.data())
