@@ -42,26 +42,51 @@ __all__ = [
 #: Default cap on a submitted output, in characters (16 KiB).
 DEFAULT_MAX_OUTPUT_CHARS = 16 * 1024
 
-_SECRET_PATTERNS = (
-    re.compile(r"sk-[A-Za-z0-9_\-]{6,}"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-~+/=]{6,}"),
-    re.compile(r"(?i)((?:api[_-]?key|authorization|password|secret|token)\s*[=:]\s*)\S+"),
+_API_KEY = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-~+/=]{6,}")
+#: ``name=value``, ``name: value`` and JSON ``"name": "value"`` credentials. The name may end in
+#: a quote (a JSON key, also escaped at any depth: ``\"token\": \"...\"``); the value is a quoted
+#: string (kept quoted, so JSON stays JSON) or a bare word with its auth scheme (``Basic ...``). A
+#: bare word stops at a quote or a backslash, so the text around it keeps its quoting.
+_KEY_VALUE = re.compile(
+    r"""(?ix)
+    (?P<name>
+        (?:api[_-]?key|access[_-]?key|authorization|password|secret[\w-]*|token)
+        \\*["']?\s*[=:]\s*
+    )
+    (?:
+        (?P<q>")(?:[^"\\]|\\.)*"                  # "...", escapes included
+      | (?P<e>\\+")(?:[^"\\]|\\+[^"\\])*(?P=e)  # \"...\" in a JSON string (any depth)
+      | (?P<s>')[^']*'                           # '...'
+      | (?:(?:basic|bearer|digest)\s+)?[^\s"'\\]+  # a bare word (with its scheme)
+    )
+    """
 )
 
 
+def _mask_value(match: re.Match[str]) -> str:
+    quote = match["q"] or match["e"] or match["s"] or ""
+    return f"{match['name']}{quote}[redacted]{quote}"
+
+
 def redact_secrets(text: str) -> str:
-    """Replace API keys, bearer tokens and ``key=value`` credentials in ``text`` by a marker.
+    """Replace API keys, bearer tokens and credential ``name=value`` pairs in ``text`` by a marker.
+
+    Known forms: ``sk-...`` keys; ``Bearer ...`` tokens; a value after ``token``, ``api_key``,
+    ``api-key``, ``apikey``, ``access_key``, ``authorization``, ``password`` or ``secret...``
+    (any case, any prefix such as ``access_token``) and ``=`` or ``:``, bare or quoted, including
+    a JSON ``"token": "..."`` pair (also escaped inside another JSON string).
 
     Args:
         text: any text that may end up in an output, a log record or a repr.
 
     Returns:
-        The text with every match replaced by ``[redacted]`` (the key name of a ``key=value``
-        pair is kept).
+        The text with every secret replaced by ``[redacted]`` (the name of a ``name=value`` pair
+        and the quotes around a quoted value are kept).
     """
-    out = _SECRET_PATTERNS[0].sub("[redacted]", text)
-    out = _SECRET_PATTERNS[1].sub(r"\1[redacted]", out)
-    return _SECRET_PATTERNS[2].sub(r"\1[redacted]", out)
+    out = _API_KEY.sub("[redacted]", text)
+    out = _BEARER.sub(r"\1[redacted]", out)
+    return _KEY_VALUE.sub(_mask_value, out)
 
 
 class ToolErrorKind(StrEnum):
