@@ -35,10 +35,15 @@ class StoreError(LifecycleError):
 
 
 class EffectPhase(StrEnum):
-    """The two records around a tool's side effect."""
+    """The records around a tool's side effect, and around the delivery of its output."""
 
     STARTED = "started"  #: written (and committed) before the side effect
     FINISHED = "finished"  #: written after it
+    #: written (and committed) before a submit carrying the call's output is sent, by APIs that
+    #: cannot check a submit whose answer was lost (a Responses chain's next response): after a
+    #: crash, ``submitted`` on an output the ledger has not seen delivered means the outcome is
+    #: unknown, and the output is never sent again
+    SUBMITTED = "submitted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +54,7 @@ class EffectRecord:
         seq: the global sequence number (increasing in commit order).
         run_id: the run.
         tool_call_id: the call.
-        phase: ``started`` or ``finished``.
+        phase: ``started``, ``finished`` or ``submitted``.
         at: the store clock's time of the record.
         detail: a short note (e.g. ``ok``, ``error:ValueError``), never an output or a secret.
     """

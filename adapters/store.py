@@ -57,7 +57,18 @@ from adapters._store_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from adapters._store_schema import connect, install_schema
 from lifecycle import LifecycleSnapshot, RunLifecycle, ToolLedger
 
-__all__ = ["CreateIntent", "EffectPhase", "EffectRecord", "RunStore", "StoreError", "StoredRun"]
+__all__ = [
+    "SUPERSEDED",
+    "CreateIntent",
+    "EffectPhase",
+    "EffectRecord",
+    "RunStore",
+    "StoreError",
+    "StoredRun",
+]
+
+#: The ``closed`` reason of a chain's response once the next response of the chain is saved.
+SUPERSEDED = "superseded"
 
 
 class RunStore:
@@ -149,6 +160,7 @@ class RunStore:
         lifecycle: RunLifecycle | LifecycleSnapshot,
         ledger: ToolLedger | None = None,
         op_id: str | None = None,
+        supersedes: str | None = None,
     ) -> int:
         """Save (insert or replace) a run's snapshot and ledger in one transaction.
 
@@ -163,6 +175,9 @@ class RunStore:
             ledger: the tool ledger (an empty one when omitted).
             op_id: the ``metadata.op_id`` the run was created with; kept from an earlier save
                 when omitted.
+            supersedes: the run this one continues (a Responses chain's previous response):
+                closed as ``superseded`` in the same transaction, so exactly one row of a
+                chain is ever pending.
 
         Returns:
             The new revision number (1 for the first save).
@@ -205,6 +220,11 @@ class RunStore:
                 c.execute(
                     "UPDATE creates SET run_id = ? WHERE op_id = ? AND run_id IS NULL",
                     (run_id, op),
+                )
+            if supersedes is not None and supersedes != run_id:
+                c.execute(
+                    "UPDATE runs SET closed = ? WHERE run_id = ? AND closed IS NULL",
+                    (SUPERSEDED, supersedes),
                 )
         return revision
 
@@ -309,7 +329,8 @@ class RunStore:
         Args:
             run_id: the run.
             tool_call_id: the call.
-            phase: ``started`` (before the effect) or ``finished`` (after it).
+            phase: ``started`` (before the effect), ``finished`` (after it) or ``submitted``
+                (before a submit carrying its output, where a lost submit cannot be checked).
             detail: a short note; keep outputs and secrets out of it.
 
         Returns:

@@ -17,20 +17,22 @@ from typing import Any
 
 from adapters.openai._errors import CRASH_POINTS
 from adapters.openai._logging import logger
-from adapters.store import EffectPhase, RunStore
+from adapters.store import CreateIntent, EffectPhase, RunStore, StoredRun
 from lifecycle import Hooks, ToolRegistry
 from lifecycle.kernel import (
     BeginCreate,
     BindCreate,
     CloseRun,
     ControllerConfig,
+    Drive,
+    Flow,
     Notice,
     RecordEffect,
     SaveRun,
     StatusSeen,
 )
 
-__all__ = ["ControllerBase", "key_redactor"]
+__all__ = ["ControllerBase", "is_chain_intent", "key_redactor"]
 
 
 class ControllerBase:
@@ -92,6 +94,19 @@ class ControllerBase:
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty string, not {value!r}")
 
+    def _resume(self, drive: Drive, stored: StoredRun) -> Flow:
+        """Resume a run (or a chain's response) saved in the store, with its effect log."""
+        assert self.store is not None
+        effects = self.store.effects(stored.run_id)
+        return drive.resume(
+            stored.restore(hooks=self.hooks),
+            stored.ledger,
+            op_id=stored.op_id,
+            started={e.tool_call_id for e in effects if e.phase is EffectPhase.STARTED},
+            unfinished=self.store.unknown_effects(stored.run_id),
+            submitted={e.tool_call_id for e in effects if e.phase is EffectPhase.SUBMITTED},
+        )
+
     # -- carrying out requests that need no waiting --------------------------------------------
 
     def _store_action(self, request: Any) -> Callable[[], Any]:
@@ -107,6 +122,7 @@ class ControllerBase:
                 lifecycle=request.snapshot,
                 ledger=request.ledger,
                 op_id=request.op_id,
+                supersedes=request.supersedes,
             )
         if kind is RecordEffect:
             phase = EffectPhase(request.phase)
@@ -149,6 +165,11 @@ class ControllerBase:
 def _begin_create(store: RunStore, op_id: str, thread_id: str) -> None:
     if store.create_intent(op_id) is None:  # a caller's own op_id may be retried
         store.begin_create(op_id, thread_id)
+
+
+def is_chain_intent(intent: CreateIntent) -> bool:
+    """Whether a create intent is a Responses chain's (its scope is the chain: its own op id)."""
+    return intent.thread_id == intent.op_id
 
 
 def key_redactor(api_key: str | None) -> Callable[[str], str] | None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from adapters.openai._base import ControllerBase
+from adapters.openai._base import ControllerBase, is_chain_intent
 from adapters.openai._chain_outcome import ChainEvent, ChainFinished, ResponseOutcome, chain_event
 from adapters.openai._tools import ToolRunner
-from lifecycle.kernel import CancelSignal, Drive, DriveResult, ResponsesBinding
+from lifecycle import RESPONSE_CHAIN
+from lifecycle.kernel import CancelSignal, Drive, DriveResult, Flow, ResponsesBinding
 from lifecycle.kernel._drive import new_op_id
 
 __all__ = ["ChainsBase", "responses_tools"]
@@ -57,6 +58,28 @@ class ChainsBase(ControllerBase):
             observe_only=observe_only,
         )
         return drive, ToolRunner(self.tools, self._redact), scope
+
+    def _recovery(self) -> list[tuple[Drive, ToolRunner, Flow]]:
+        """One drive per pending chain of the store (its current response), then one per chain
+        whose first create has no known response (``outcome_unknown``: never created again).
+
+        Raises:
+            RuntimeError: the controller has no store.
+        """
+        store = self.store
+        if store is None:
+            raise RuntimeError("recover() needs a controller built with store=RunStore(...)")
+        plans: list[tuple[Drive, ToolRunner, Flow]] = []
+        for stored in store.pending():
+            if stored.snapshot.lifecycle != RESPONSE_CHAIN.name:
+                continue
+            drive, runner, _ = self._new_chain(run_id=stored.run_id, op_id=stored.thread_id)
+            plans.append((drive, runner, self._resume(drive, stored)))
+        for intent in store.unbound_creates():
+            if is_chain_intent(intent):
+                drive, runner, _ = self._new_chain(op_id=intent.op_id)
+                plans.append((drive, runner, drive.adopt_create(intent.op_id)))
+        return plans
 
     def _create_args(
         self,

@@ -16,7 +16,8 @@ __all__ = ["CRASH_AFTER", "CRASH_POINTS", "CrashPoint"]
 #: The named points where ``crash_at=...`` makes the controller "die" (raise :class:`CrashPoint`):
 #: right after ``POST /runs`` returned (run id not saved yet), right after a tool round ran (its
 #: ``finished`` effect records not written), right before the outputs are submitted (outputs
-#: recorded), and right after the submission returned (delivery not recorded).
+#: recorded; for a Responses chain, before its ``submitted`` effect records too), and right after
+#: the submission returned (delivery not recorded).
 CRASH_POINTS = frozenset(
     {"after_create_sent", "after_tool_effect", "before_submit", "after_submit_sent"}
 )

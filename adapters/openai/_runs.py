@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
-from adapters.openai._base import ControllerBase
+from adapters.openai._base import ControllerBase, is_chain_intent
 from adapters.openai._hygiene import ThreadClaims
 from adapters.openai._outcome import RunEvent, RunFinished, RunOutcome, public_event
 from adapters.openai._tools import ToolRunner
-from adapters.store import EffectPhase, RunStore, StoredRun
-from lifecycle import Hooks, ToolRegistry
+from adapters.store import RunStore
+from lifecycle import ASSISTANTS_RUN, Hooks, ToolRegistry
 from lifecycle.kernel import (
     ActiveRunPolicy,
     AssistantsBinding,
@@ -131,19 +131,6 @@ class RunsBase(ControllerBase):
             drive.resume(lifecycle, kept.ledger, started=running, unfinished=running),
         )
 
-    def _resume(self, drive: Drive, stored: StoredRun) -> Flow:
-        """Resume a run saved in the store, with the effects its log records."""
-        assert self.store is not None
-        effects = self.store.effects(stored.run_id)
-        started = {e.tool_call_id for e in effects if e.phase is EffectPhase.STARTED}
-        return drive.resume(
-            stored.restore(hooks=self.hooks),
-            stored.ledger,
-            op_id=stored.op_id,
-            started=started,
-            unfinished=self.store.unknown_effects(stored.run_id),
-        )
-
     def _recovery(self) -> list[tuple[Drive, ToolRunner, Flow]]:
         """One drive per pending run of the store, then one per unbound create intent.
 
@@ -153,8 +140,8 @@ class RunsBase(ControllerBase):
         store = self.store
         if store is None:
             raise RuntimeError("recover() needs a controller built with store=RunStore(...)")
-        pending = store.pending()
-        intents = store.unbound_creates()
+        pending = [r for r in store.pending() if r.snapshot.lifecycle == ASSISTANTS_RUN.name]
+        intents = [i for i in store.unbound_creates() if not is_chain_intent(i)]
         for stored in pending:  # no run() on these threads while they are reconciled (I6)
             self._claims.claim(stored.thread_id, stored.run_id, "recovering")
         for intent in intents:

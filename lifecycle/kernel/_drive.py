@@ -145,6 +145,10 @@ class Drive:
         self.late_unsaved = False
         #: the objects the drive followed, oldest first (a Responses chain's response ids)
         self.object_ids: list[str] = [run_id] if run_id else []
+        #: the object the drive followed before ``run_id``, until the store knows of the move
+        self.superseded: str | None = None
+        #: call ids whose output a submit carried (effect log ``submitted``): sent at most once
+        self.submitted: set[str] = set()
 
     # -- talking to the driver -----------------------------------------------------------------
 
@@ -204,6 +208,8 @@ class Drive:
             Stop: the server reported a terminal status the lifecycle cannot reach.
         """
         if new_run or not self.run_id:
+            if new_run and self.run_id and obs.id != self.run_id:
+                self.superseded = self.run_id
             self.run_id = obs.id
             if obs.id not in self.object_ids:
                 self.object_ids.append(obs.id)
@@ -215,9 +221,10 @@ class Drive:
         self.last = obs
         lc = self.lc
         entries = lc.observe(obs.status, via=via, at=self.wall, tool_calls=obs.tool_calls)
+        if entries or self.superseded:  # a chain's next response is saved even if no move
+            yield from save(self)
         if entries:
             self.state_since = self.now
-            yield from save(self)
             yield from self.emit(StatusSeen(obs.id, tuple(entries), lc._status, obs.payload))
             return True
         if obs.status in self.facts.terminal and not lc.is_terminal:
@@ -352,17 +359,11 @@ class Drive:
         op_id: str | None = None,
         started: Collection[str] = (),
         unfinished: Collection[str] = (),
+        submitted: Collection[str] = (),
     ) -> Flow:
-        """Continue a run an earlier drive left, with its lifecycle, ledger and effect log.
-
-        Args:
-            lifecycle: the restored lifecycle.
-            ledger: the restored ledger (mutated by this drive).
-            op_id: the run's create intent, if known.
-            started: call ids the effect log records ``started``.
-            unfinished: call ids ``started`` with no ``finished`` record.
-        """
-        body = _loop.resume_body(self, lifecycle, ledger, op_id, started, unfinished)
+        """Continue a run an earlier drive left, with its lifecycle, ledger and effect log
+        (``started``, ``unfinished``: started and never finished, ``submitted`` call ids)."""
+        body = _loop.resume_body(self, lifecycle, ledger, op_id, started, unfinished, submitted)
         return _finish.guarded(self, body)
 
     def adopt_create(self, op_id: str) -> Flow:

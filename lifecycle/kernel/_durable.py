@@ -12,7 +12,13 @@ replies):
 * :class:`~lifecycle.kernel.SaveRun` after every transition and every ledger change;
 * :class:`~lifecycle.kernel.RecordEffect` ``started`` right before a tool's side effect and
   ``finished`` after it: after a crash, ``started`` without ``finished`` is an unknown effect,
-  never run again.
+  never run again;
+* ``submitted`` right before a submit carrying a call's output, where the API cannot check a
+  submit whose answer was lost (a Responses chain's next response): after a crash, an output
+  ``submitted`` but not seen delivered is never sent again (the drive ends ``outcome_unknown``).
+
+A chain's next response is saved with ``supersedes`` naming the previous one, which the store
+closes in the same write: one row of a chain is pending at a time.
 
 Without a store none of these are yielded (no snapshot is taken).
 """
@@ -47,7 +53,8 @@ def save(d: Drive) -> Flow:
     if not d.durable or not d.run_id:
         return
     d.late_unsaved = False
-    yield from d.ask(SaveRun(d.run_id, d.scope, d.lc.snapshot(), d.ledger, d.op_id))
+    superseded, d.superseded = d.superseded, None
+    yield from d.ask(SaveRun(d.run_id, d.scope, d.lc.snapshot(), d.ledger, d.op_id, superseded))
 
 
 def effect(d: Drive, call_id: str, phase: str, detail: str = "") -> Flow:
@@ -75,13 +82,17 @@ def close_run(d: Drive, reason: str) -> Flow:
         yield from d.ask(CloseRun(d.run_id, reason))
 
 
-def restore_effects(d: Drive, started: Collection[str], unfinished: Collection[str]) -> Flow:
+def restore_effects(
+    d: Drive, started: Collection[str], unfinished: Collection[str], submitted: Collection[str]
+) -> Flow:
     """Reconcile a restored ledger with the effect log after a restart.
 
     A call with a recorded output keeps it (its lost ``finished`` record is written now). A call
     the log says ``started`` without an output has an unknown effect: never run again. A call
-    claimed but never started may run.
+    claimed but never started may run. Outputs ``submitted`` are remembered (never resent where
+    a lost submit cannot be checked).
     """
+    d.submitted.update(submitted)
     for call_id, entry in list(d.ledger.entries.items()):
         if entry.output is not None:
             if call_id in unfinished:

@@ -77,6 +77,7 @@ def resume_body(
     op_id: str | None,
     started: Collection[str],
     unfinished: Collection[str],
+    submitted: Collection[str] = (),
 ) -> Flow:
     """Continue a run an earlier drive saved: its lifecycle, ledger and effect log.
 
@@ -88,7 +89,7 @@ def resume_body(
     d.ledger = ledger
     d.op_id = op_id
     d.round = max((e.round for e in ledger.entries.values()), default=0)
-    yield from restore_effects(d, started, unfinished)
+    yield from restore_effects(d, started, unfinished, submitted)
     ids = [c.id for c in d.lc.pending_tool_calls]
     if d.lc.awaiting_client and ids and not d.ledger.pending(ids):
         settled = yield from reconcile_submit(d, ids)

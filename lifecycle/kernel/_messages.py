@@ -278,6 +278,8 @@ class SaveRun:
         snapshot: the lifecycle snapshot (``LifecycleSnapshot``).
         ledger: the tool ledger (the live object; write it at once).
         op_id: the create intent's id, bound to the run in the same write.
+        supersedes: the object this one continues (a chain's previous response), closed as
+            superseded in the same write.
     """
 
     run_id: str
@@ -285,6 +287,7 @@ class SaveRun:
     snapshot: Any
     ledger: Any
     op_id: str | None = None
+    supersedes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

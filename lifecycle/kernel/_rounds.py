@@ -134,6 +134,8 @@ def _record(d: Drive, results: Sequence[ToolResult]) -> None:
 
 def submit(d: Drive, ids: list[str], outputs: list[ToolOutput]) -> Flow:
     """Submit one output per call id, once; reconcile before anything is sent again."""
+    if not d.binding.capabilities.checks_lost_submits:
+        yield from _mark_submitted(d, ids)
     attempts = 0
     while True:
         http = d.binding.submit(d.scope, d.run_id, outputs, stream=d.streaming, last=d.last)
@@ -157,19 +159,43 @@ def submit(d: Drive, ids: list[str], outputs: list[ToolOutput]) -> Flow:
                 yield from reconcile_submit(d, ids)
                 return
             raise
-        new_object = d.binding.capabilities.submit_starts_new_object
-        if new_object:  # the answer is the next object: the round's edge is ours, certainly
-            d.lc.trigger(d.facts.submit_trigger[d.lc._status], at=d.wall, tool_call_ids=ids)
-        else:
-            d.lc.record_submission(ids)
-        d.ledger.delivered(ids)
-        yield from save(d)
-        if isinstance(value, StreamOpened):
-            yield from consume(d, value.handle, new_object=new_object)
-            return
-        # accepted (2xx); if unreadable, the next poll tells
-        yield from d.answered(value, new_object=new_object)
+        yield from _accepted(d, ids, value)
         return
+
+
+def _accepted(d: Drive, ids: list[str], value: object) -> Flow:
+    """The server accepted the outputs (2xx): record the delivery, then take the answer."""
+    new_object = d.binding.capabilities.submit_starts_new_object
+    if new_object:  # the answer is the next object: the round's edge is ours, certainly
+        d.lc.trigger(d.facts.submit_trigger[d.lc._status], at=d.wall, tool_call_ids=ids)
+    else:
+        d.lc.record_submission(ids)
+    d.ledger.delivered(ids)
+    if not new_object:  # a new object is saved once its id is known (superseding this one)
+        yield from save(d)
+    if isinstance(value, StreamOpened):
+        yield from consume(d, value.handle, new_object=new_object)
+        return
+    # accepted (2xx); if unreadable, the next poll tells (the run's own id is known)
+    readable = yield from d.answered(value, new_object=new_object)
+    if new_object and not readable:
+        raise Stop(d.ending(EndingKind.OUTCOME_UNKNOWN, detail="next_response"))
+
+
+def _mark_submitted(d: Drive, ids: Sequence[str]) -> Flow:
+    """Where a lost submit cannot be checked: refuse to send an output that an earlier drive
+    may have got in (effect log ``submitted``); record the others before they are sent."""
+    again = [c for c in ids if c in d.submitted]
+    if again:
+        yield from d.note(
+            logging.ERROR,
+            "outputs an earlier drive submitted, with no answer on record; not sent again",
+            tool_call_ids=again,
+        )
+        raise Stop(d.ending(EndingKind.OUTCOME_UNKNOWN, detail="submit"))
+    for call_id in ids:
+        yield from effect(d, call_id, "submitted")
+        d.submitted.add(call_id)
 
 
 def reconcile_submit(d: Drive, ids: list[str]) -> Flow:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from lifecycle._records import Via
 from lifecycle.kernel._binding import Flow
-from lifecycle.kernel._errors import CallFailed
+from lifecycle.kernel._ending import EndingKind
+from lifecycle.kernel._errors import CallFailed, Stop
 from lifecycle.kernel._messages import END_OF_STREAM, CloseStream, NextEvent, StreamOpened
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ def consume(d: Drive, handle: Any, *, new_object: bool = False) -> Flow:
         else:
             yield from d.report(item)
     yield from d.ask(CloseStream(handle))
+    if new_object:  # the stream never named the object our submit started: it cannot be read
+        yield from d.note(logging.ERROR, "the next object's id never arrived", reason=why)
+        raise Stop(d.ending(EndingKind.OUTCOME_UNKNOWN, detail="next_response"))
     if not why and not (d.lc.is_terminal or d.lc.awaiting_client):
         why = "the stream ended before the run settled"
     if why:

@@ -142,6 +142,8 @@ class AsyncPump(ControllerBase):
                 streams.remove(request.handle)
                 await io.close_stream(request.handle)
         else:
+            if self.crash_at == "before_submit" and getattr(request, "phase", "") == "submitted":
+                raise CrashPoint(self.crash_at)  # marking a submit is part of sending it
             value = await io.store(self._store_action(request))
         return Reply(value, failure, self.clock(), self.wall_clock(), runner.drain())
 

@@ -149,6 +149,26 @@ class AsyncResponseController(ChainsBase, AsyncPump):
         outcome: ResponseOutcome = await self._outcome_of(drive, runner, drive.cancel())
         return outcome
 
+    async def recover(self) -> list[ResponseOutcome]:
+        """Continue every chain the store holds as pending after a crash.
+
+        Each chain goes on from its latest saved response: a tool call whose effect is unknown
+        (``started`` without ``finished``) is never run again and holds the chain
+        (``ending.kind == "held"``); recorded outputs are sent in the next response unless an
+        earlier process may already have sent them (``outcome_unknown``: the Responses API has
+        no way to check, so nothing is sent twice). A chain whose first create has no known
+        response ends ``outcome_unknown`` too (there is no ``responses.list``; the response, if
+        any, carries the chain's ``metadata.op_id``).
+
+        Raises:
+            RuntimeError: the controller has no store.
+        """
+        outcomes: list[ResponseOutcome] = []
+        for drive, runner, flow in self._recovery():
+            outcome: ResponseOutcome = await self._outcome_of(drive, runner, flow)
+            outcomes.append(outcome)
+        return outcomes
+
     async def events(
         self,
         *,

@@ -144,6 +144,8 @@ class SyncPump(ControllerBase):
                 streams.remove(request.handle)
                 io.close_stream(request.handle)
         else:
+            if self.crash_at == "before_submit" and getattr(request, "phase", "") == "submitted":
+                raise CrashPoint(self.crash_at)  # marking a submit is part of sending it
             value = io.store(self._store_action(request))
         return Reply(value, failure, self.clock(), self.wall_clock(), runner.drain())
 
