@@ -136,6 +136,50 @@ def test_a_lost_next_response_ends_the_drive_outcome_unknown(calc_tools: Countin
     assert calc_tools.runs["add"] == 1
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["poll", "stream"])
+def test_a_next_response_whose_id_never_arrives_ends_outcome_unknown(
+    calc_tools: CountingTools, stream: bool
+) -> None:
+    """The next response was accepted (2xx) but its answer is garbage (or its stream dies
+    before naming it): the drive cannot follow it, and must not poll the previous response
+    (completed with the calls it already answered) until a deadline."""
+    d = chain_drive(calc_tools)
+    d.streaming = stream
+    script = Script().add(
+        ok(response("completed", output=[CALL])),
+        StreamOpened("h1") if stream else ok(b"<html>bad gateway</html>"),
+    )
+    result = script.play(d.create(ARGS, op_id="op_1"))
+    assert result.ending.kind is EndingKind.OUTCOME_UNKNOWN
+    assert result.ending.detail == "next_response"
+    assert script.ops() == ["create", "submit"]
+    assert result.ledger.state_of("call_1") is CallState.DELIVERED
+    assert calc_tools.runs["add"] == 1
+
+
+def test_an_output_an_earlier_drive_submitted_is_never_sent_again(
+    calc_tools: CountingTools,
+) -> None:
+    """After a crash, the effect log says the output was submitted and the ledger never saw it
+    delivered: the next response may exist. The resumed drive sends nothing."""
+    first = chain_drive(calc_tools)
+    script = Script().add(ok(response("completed", output=[CALL])))
+    flow = first.create(ARGS, op_id="op_1")
+    request = next(flow)
+    while not (isinstance(request, ApiCall) and request.op == "submit"):
+        script.log.append(request)
+        request = flow.send(script.reply(request))
+    flow.close()  # the process died with the submit in flight
+    second = chain_drive(calc_tools)
+    second.run_id = "resp_1"
+    rest = Script().add(ok(response("completed", output=[CALL])))
+    result = rest.play(second.resume(first.lc, first.ledger, op_id="op_1", submitted={"call_1"}))
+    assert result.ending.kind is EndingKind.OUTCOME_UNKNOWN
+    assert result.ending.detail == "submit"
+    assert "submit" not in rest.ops()
+    assert calc_tools.runs["add"] == 1
+
+
 def test_a_cancel_while_the_chain_waits_needs_no_request() -> None:
     """The chain waits for the client (the response completed): ending it is local."""
     d = chain_drive(max_tool_rounds=1)  # no tool registered: the round is answered with errors
