@@ -7,7 +7,10 @@
   targeted profiles: how the schedule's request count grows with longer runs;
 * ``scale.json``   - ``bench_scale``: N concurrent runs on one event loop, ``AsyncRunController``
   vs a bare ``AsyncOpenAI`` loop;
-* ``profile.json`` - ``profile_hot_path``: where the CPU of a steered run goes, controller vs bare.
+* ``profile.json`` - ``profile_hot_path``: where the CPU of a steered run goes, controller vs bare;
+* ``chains.json``  - ``bench_chains``: Responses background chains, ``ResponseController`` (sync,
+  async, streaming) vs a hand-written SDK loop (1 s and 0.25 s sleeps) and the SDK's foreground
+  tool runner, side by side per server profile (about 3.5 minutes; ``--quick`` one profile).
 
 Each benchmark runs in its own interpreter, so one's memory does not colour another's numbers.
 Default sizes finish in about 8 minutes on 2 cores (e2e about 3.5, e2e-slow about 2.5, scale
@@ -51,6 +54,12 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     ),
     "scale": ("benchmarks.bench_scale", ["--quick"], [], ["--full"]),
     "profile": ("benchmarks.profile_hot_path", ["--n", "20"], ["--n", "1000"], ["--n", "3000"]),
+    "chains": (
+        "benchmarks.bench_chains",
+        ["--quick", "--profiles", "no-poll-after"],
+        [],
+        ["--repeats", "9"],
+    ),
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import _schedule_model, bench_e2e, profile_hot_path, run_all
+from benchmarks import _schedule_model, bench_chains, bench_e2e, profile_hot_path, run_all
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -134,6 +134,36 @@ def test_profile_splits_both_sides_by_group(tmp_path: Path) -> None:
     assert set(result["extra_ms_per_run"]["by_group"]) == set(profile_hot_path.GROUPS) | {
         profile_hot_path.GC_GROUP
     }
+
+
+def test_chains_quick_every_side_completes_with_the_same_answer(tmp_path: Path) -> None:
+    """bench_chains --quick on no-poll-after: every side on every scenario completed with the
+    expected answer, each tool call ran once; the foreground runner is measured on text only and
+    its refusal on the tool scenarios is recorded; ratios are taken against both loops."""
+    out = tmp_path / "chains.json"
+    assert bench_chains.main(["--quick", "--profiles", "no-poll-after", "--out", str(out)]) == 0
+    result = _load(out)
+    assert list(result)[:2] == ["benchmark", "comparison"]
+    assert result["failures"] == []
+    assert {"commit", "load_average_1m", "packages"} <= result["environment"].keys()
+    sides = result["profiles"]["no-poll-after"]
+    assert list(sides) == list(bench_chains.SIDES)
+    for side, cells in sides.items():
+        expected = {"text"} if side == bench_chains.RUNNER_SIDE else set(bench_chains.SCENARIOS)
+        assert set(cells) == expected
+        for scenario, cell in cells.items():
+            assert cell["ok"] is True, cell["problems"]
+            assert cell["answer"] == bench_chains.expected_answers()[scenario]
+            assert cell["requests_per_run"]["median"] >= 1
+    refused = result["not_comparable"]["no-poll-after"]
+    assert set(refused) == {"order-total", "two-rounds"}
+    assert all(r["comparable"] is False for r in refused.values())
+    rows = result["comparison"]
+    assert {(r["side"], r["scenario"]) for r in rows} == {
+        (side, scenario) for side, cells in sides.items() for scenario in cells
+    }
+    for row in rows:
+        assert set(row["vs"]) == set(bench_chains.LOOPS) - {row["side"]}
 
 
 def test_run_all_knows_every_benchmark_and_mode(tmp_path: Path) -> None:
