@@ -2,11 +2,13 @@
 
 Theory of operation
 -------------------
-One file holds four tables: ``meta`` (the schema version), ``runs`` (one row per run: snapshot,
-ledger, terminal flag, ``closed`` reason, revision), ``creates`` (one row per create intent) and
-``effects`` (the append-only effect log). :func:`connect` opens the file the way every store
-needs it: autocommit (each write opens its own ``BEGIN IMMEDIATE``), usable from several
-threads (the store serialises its connection with a lock), a busy timeout for other
+One file holds five tables: ``meta`` (the schema version), ``runs`` (one row per run: snapshot,
+ledger, terminal flag, ``closed`` reason, revision), ``creates`` (one row per create intent),
+``effects`` (the append-only effect log) and ``settlements`` (a person's decisions about unknown
+effects, see ``_store_settle.py``; a table added within schema version 1: a file without it gets
+it when opened, and code that predates it never reads it). :func:`connect` opens the file the
+way every store needs it: autocommit (each write opens its own ``BEGIN IMMEDIATE``), usable
+from several threads (the store serialises its connection with a lock), a busy timeout for other
 connections' locks, the WAL journal and ``synchronous=FULL`` (a committed write survives a
 crash). :func:`install_schema` creates what is missing and refuses a file written by another
 schema version (:data:`SCHEMA_VERSION`); it runs inside the store's first write transaction.
@@ -57,6 +59,14 @@ CREATE TABLE IF NOT EXISTS effects (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS effects_run ON effects (run_id, tool_call_id);
+CREATE TABLE IF NOT EXISTS settlements (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    tool_call_id TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    at REAL NOT NULL,
+    voided TEXT NOT NULL DEFAULT '[]'
+);
 """
 
 

@@ -1,7 +1,9 @@
 """The ``lifecycle`` command line (click).
 
 Subcommands import their implementation lazily, so ``lifecycle check`` does not pay for the HTTP
-stack and ``lifecycle --help`` stays fast.
+stack and ``lifecycle --help`` stays fast. ``watch`` is in ``cli_watch.py`` and ``runs`` in
+``cli_runs.py``. Bad input and failed requests end a command with one ``Error: ...`` line on
+stderr and a nonzero exit (``_cli_common.py``), never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from pathlib import Path
 
 import click
 
+from adapters._cli_common import CliError, OneLineErrors, one_line
+from adapters.cli_runs import runs
+from adapters.cli_watch import watch
 from lifecycle import LIFECYCLES
 
 LIFECYCLE_CHOICE = click.Choice(sorted(LIFECYCLES), case_sensitive=False)
@@ -26,7 +31,7 @@ lifecycle_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="run-lifecycle")
 def main() -> None:
     """Explicit state machines for OpenAI-style run lifecycles."""
@@ -52,8 +57,8 @@ def check(trace: Path, lifecycle_name: str, as_json: bool, live_policy: bool) ->
         text = sys.stdin.read() if str(trace) == "-" else trace.read_text(encoding="utf-8")
         observations = read_trace(text)
     except (OSError, UnicodeDecodeError, TraceError) as exc:
-        click.echo(f"error: cannot read trace {trace}: {exc}", err=True)
-        sys.exit(2)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CliError(f"cannot read trace {trace}: {reason}") from None
     report = check_trace(observations, LIFECYCLES[lifecycle_name], assume_client=not live_policy)
     if as_json:
         click.echo(report.model_dump_json(indent=2))
@@ -93,9 +98,27 @@ def _profile_names() -> list[str]:
 
 
 @main.command()
-@click.option("--port", type=int, default=8765, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="0 picks a free port (the banner says which).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only by default.")
-@click.option("--scenario", default="order-total", show_default=True)
+@click.option(
+    "--scenario",
+    default=None,
+    help="The scenario of runs whose metadata name none [default: the file's default, else "
+    "order-total].",
+)
+@click.option(
+    "--scenarios",
+    "scenarios_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Your own scenarios (TOML or JSON): what the model calls and answers. See below.",
+)
 @click.option(
     "--profile",
     type=click.Choice(_profile_names()),
@@ -103,24 +126,68 @@ def _profile_names() -> list[str]:
     show_default=True,
     help="How the server answers on the wire (e.g. no-poll-after, no-sse, garbage-bodies).",
 )
-def simulate(port: int, host: str, scenario: str, profile: str) -> None:
-    """Serve the Assistants-compatible simulator over HTTP."""
-    from adapters.simulator.server import serve
+def simulate(
+    port: int, host: str, scenario: str | None, scenarios_file: Path | None, profile: str
+) -> None:
+    """Serve the Assistants- and Responses-compatible simulator over HTTP until Ctrl-C.
 
-    serve(host=host, port=port, scenario=scenario, profile=profile)
+    The banner prints the base URL (with /v1) to give your OpenAI client. A run picks a scenario
+    with metadata={"scenario": NAME} on the run or its assistant (a response: on the create
+    that starts its chain). --scenarios FILE adds your own, e.g. scenarios.toml:
+
+    \b
+        default = "refund"
+        [scenarios.refund]
+        steps = [
+          { kind = "queue" },
+          { kind = "call_tools", calls = [
+              { name = "refund_order", arguments = { order_id = "A-1" } } ] },
+          { kind = "answer", text = "Refunded: {output}" },
+        ]
+
+    Step kinds: queue, work, call_tools (calls: name + arguments), answer (text, with {output}
+    and {outputs}), fail (code, message), incomplete (reason, text), hang; each takes an
+    optional seconds (default 0.02); the last step is answer, fail, incomplete or hang. JSON
+    files have the same shape. Every mistake in the file is reported, one line each. See
+    docs/simulator.md.
+    """
+    from adapters._cli_simulate import serve_simulator
+
+    serve_simulator(
+        host=host, port=port, scenario=scenario, scenarios_file=scenarios_file, profile=profile
+    )
 
 
 @main.command()
 @click.option(
-    "--base-url", envvar="OPENAI_BASE_URL", default=None, help="A real compatible server."
+    "--base-url",
+    envvar="OPENAI_BASE_URL",
+    default=None,
+    help="A real compatible server, ending in /v1 (the key comes from OPENAI_API_KEY).",
 )
 @click.option("--stream/--poll", default=False, help="Follow the run by streaming or polling.")
-@click.option("--scenario", default="order-total", show_default=True)
-def demo(base_url: str | None, stream: bool, scenario: str) -> None:
-    """Run the order-total assistant end to end (built-in simulator unless --base-url)."""
+@click.option(
+    "--scenario",
+    default="order-total",
+    show_default=True,
+    help="The built-in simulator's scenario (e.g. fails, incomplete, never-finishes).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds before the run is cancelled [default: 15 with the simulator, 120 with "
+    "--base-url].",
+)
+def demo(base_url: str | None, stream: bool, scenario: str, timeout: float | None) -> None:
+    """Run the order-total assistant end to end (built-in simulator unless --base-url).
+
+    Exit 0 when the run completed, 1 when it did not (the reason is shown) or the server
+    failed, 2 on bad input.
+    """
     from adapters.demo import run_demo
 
-    sys.exit(run_demo(base_url=base_url, stream=stream, scenario=scenario))
+    sys.exit(run_demo(base_url=base_url, stream=stream, scenario=scenario, timeout_s=timeout))
 
 
 @main.command()
@@ -158,13 +225,13 @@ def worker(
     import os
 
     try:
-        from adapters.temporal import load_registry, run_worker
+        from adapters.temporal import run_worker
     except ImportError as exc:  # pragma: no cover - the extra is not installed
-        click.echo(f"error: {exc}; install run-lifecycle[temporal]", err=True)
-        sys.exit(2)
+        raise CliError(f"{one_line(str(exc))}; install run-lifecycle[temporal]") from None
+    from adapters._cli_common import load_tools
     from lifecycle import ToolRegistry
 
-    tools = load_registry(tools_path) if tools_path else ToolRegistry()
+    tools = load_tools(tools_path) if tools_path else ToolRegistry()
     asyncio.run(
         run_worker(
             target,
@@ -180,6 +247,9 @@ def worker(
     # the Temporal client can abort at interpreter exit (temporalio/sdk-python #300)
     os._exit(0)
 
+
+main.add_command(watch)
+main.add_command(runs)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -4,13 +4,14 @@ The pictures themselves are drawn by the pure renderers of :mod:`lifecycle.diagr
 only loads a run to overlay, turns DOT into SVG/PNG with Graphviz's ``dot`` and writes the result.
 
 Exit codes of :func:`run_diagram`: 0 done; 1 Graphviz failed; 2 bad input (an unreadable
-journal, or a PNG asked for on a terminal without ``--out``); 3 Graphviz's ``dot`` is not
-installed.
+journal, a PNG asked for on a terminal without ``--out``, an ``--out`` that cannot be written);
+3 Graphviz's ``dot`` is not installed. Every failure is one ``Error: ...`` line on stderr.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -22,9 +23,11 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from adapters._cli_common import one_line
 from lifecycle import LIFECYCLES, LifecycleSnapshot, LifecycleSpec
+from lifecycle._diagram_overlay import anomaly_notes
 from lifecycle._trace import TraceError, check_trace, read_trace
-from lifecycle.diagram import RunPath, anomaly_note, run_path, to_dot, to_mermaid
+from lifecycle.diagram import RunPath, run_path, to_dot, to_mermaid
 
 __all__ = [
     "COMMITTED_FORMATS",
@@ -242,7 +245,7 @@ def _from_trace(text: str, spec: LifecycleSpec[Any]) -> LoadedRun:
         raise JournalError(f"not a snapshot, journal or trace: {exc}") from None
     report = check_trace(observations, spec)
     findings = sorted([*report.anomalies, *report.notes], key=lambda f: f.line)
-    notes = [anomaly_note(f, line=f.line) for f in findings]
+    notes = anomaly_notes(findings, lines=[f.line for f in findings])
     path = run_path(spec, report.run.history, final=report.final_state, notes=notes)
     return LoadedRun(lifecycle=spec.name, path=path, source="trace")
 
@@ -255,7 +258,7 @@ def _from_snapshot(data: dict[str, Any]) -> LoadedRun:
     spec = LIFECYCLES.get(snap.lifecycle)
     if spec is None:
         raise JournalError(f"the snapshot names an unknown lifecycle {snap.lifecycle!r}")
-    notes = [anomaly_note(a) for a in snap.anomalies]
+    notes = anomaly_notes(snap.anomalies)
     path = run_path(spec, snap.journal, final=snap.state, notes=notes)
     return LoadedRun(lifecycle=spec.name, path=path, source="snapshot")
 
@@ -273,7 +276,7 @@ def _from_export(meta: dict[str, Any], entries: Any, spec: LifecycleSpec[Any]) -
     anomalies = meta.get("anomalies") or []
     if not isinstance(anomalies, list):
         raise JournalError("'anomalies' must be a list")
-    notes = [anomaly_note(_finding(i, a)) for i, a in enumerate(anomalies)]
+    notes = anomaly_notes([_finding(i, a) for i, a in enumerate(anomalies)])
     path = run_path(spec, steps, final=str(final) if final is not None else None, notes=notes)
     return LoadedRun(lifecycle=name, path=path, source="journal")
 
@@ -319,28 +322,35 @@ def run_diagram(lifecycle_name: str, fmt: str, out: Path | None, journal: Path |
         try:
             loaded = load_run(journal.read_text(encoding="utf-8"), spec)
         except (OSError, UnicodeDecodeError, JournalError) as exc:
-            click.echo(f"error: cannot read journal {journal}: {exc}", err=True)
+            click.echo(f"Error: cannot read journal {journal}: {one_line(str(exc))}", err=True)
             return 2
         if loaded.lifecycle is not None and loaded.lifecycle != spec.name:
             click.echo(f"note: drawing lifecycle {loaded.lifecycle!r} named by the file", err=True)
             spec = LIFECYCLES[loaded.lifecycle]
         path = loaded.path
     if fmt == "png" and out is None and sys.stdout.isatty():
-        click.echo("error: PNG is binary; give --out FILE.png or redirect stdout", err=True)
+        click.echo("Error: PNG is binary; give --out FILE.png or redirect stdout", err=True)
         return 2
     try:
         content = render(spec, fmt, path)
     except GraphvizMissing as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"Error: {one_line(str(exc))}", err=True)
         return 3
     except GraphvizError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"Error: {one_line(str(exc))}", err=True)
         return 1
-    if out is None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(content)
-        sys.stdout.buffer.flush()
-    else:
-        out.write_bytes(content)
+    try:
+        if out is None:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(content)
+            sys.stdout.buffer.flush()
+        else:
+            out.write_bytes(content)
+    except OSError as exc:
+        if out is None:  # nothing more may reach the broken stdout, not even at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        click.echo(f"Error: cannot write {out or 'stdout'}: {exc.strerror or exc}", err=True)
+        return 2
+    if out is not None:
         click.echo(f"wrote {out} ({len(content)} bytes)", err=True)
     return 0

@@ -18,7 +18,9 @@ may already have happened. :class:`RunStore` keeps exactly that, in one SQLite f
   is unknown: reconcile it by listing the thread's runs for the ``op_id``.
 * ``effects``: append-only. A tool call is recorded ``started`` *before* its side effect and
   ``finished`` *after* it, each in its own committed transaction. A call with ``started`` but no
-  ``finished`` after a restart has an unknown effect: a non-idempotent tool must not run again.
+  ``finished`` after a restart has an unknown effect: a non-idempotent tool must not run again,
+  until a person decides (:meth:`RunStore.settle`, kept in ``settlements``; see
+  ``_store_settle.py``).
 
 Every write is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction, so a crash leaves either the
 old row or the new one, never half of each. One store may be shared by threads (a lock serialises
@@ -55,6 +57,7 @@ from adapters._store_records import (
 )
 from adapters._store_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from adapters._store_schema import connect, install_schema
+from adapters._store_settle import Decision, Settlement, all_runs, settle, settlements
 from lifecycle import LifecycleSnapshot, RunLifecycle, ToolLedger
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "EffectPhase",
     "EffectRecord",
     "RunStore",
+    "Settlement",
     "StoreError",
     "StoredRun",
 ]
@@ -382,3 +386,31 @@ class RunStore:
             (run_id,),
         )
         return [r[0] for r in rows]
+
+    # -- a person's decisions ------------------------------------------------------------------
+
+    def runs(self) -> list[StoredRun]:
+        """Every saved run, finished and closed ones included, oldest save first."""
+        return all_runs(self)
+
+    def settle(
+        self, run_id: str, call_id: str, decision: Decision, output: str | None = None
+    ) -> StoredRun:
+        """Record a person's decision about a call whose effect is unknown, in the ledger and
+        the effect log at once, so the next ``recover()`` honours it: ``"done"`` (it happened:
+        ``output`` is submitted, the tool never runs), ``"failed"`` (``output`` or a default
+        error output is submitted) or ``"run_again"`` (it never happened: the tool runs once).
+
+        Returns:
+            The run as saved.
+
+        Raises:
+            KeyError: no such run or call.
+            StoreError: the run is finished or closed, or the call's effect is not unknown.
+            ValueError: another decision, or ``"done"`` without an output.
+        """
+        return settle(self, run_id, call_id, decision, output)
+
+    def settlements(self, run_id: str | None = None) -> list[Settlement]:
+        """The decisions recorded by :meth:`settle` (for one run, or all), oldest first."""
+        return settlements(self, run_id)

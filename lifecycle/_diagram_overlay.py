@@ -11,17 +11,37 @@ running machine. The second, optional input is a run, and this module is its dat
 of those were inferred, the states visited, the final state and notes. A journal step the table
 does not have is never drawn as an edge; it becomes a note, so an overlay marks exactly the table
 edges the run took. The renderers only read a :class:`RunPath`.
+
+Notes stay readable whatever the run: up to :data:`NOTE_LIMIT` anomalies are listed one per
+line (:func:`anomaly_notes`); past it the note counts them per kind and shows the first
+:data:`NOTE_EXAMPLES`, so a trace with 200,000 anomalies draws a note of a few lines, in time
+linear in the anomalies. Journal steps the table does not have are summarised the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lifecycle._spec import Edge, LifecycleSpec
 
-__all__ = ["AnomalyLike", "RunPath", "StepLike", "anomaly_note", "run_path"]
+__all__ = [
+    "NOTE_EXAMPLES",
+    "NOTE_LIMIT",
+    "AnomalyLike",
+    "RunPath",
+    "StepLike",
+    "anomaly_note",
+    "anomaly_notes",
+    "run_path",
+]
+
+#: up to this many anomalies are listed one per line; more are summarised
+NOTE_LIMIT = 12
+#: how many examples a summary shows
+NOTE_EXAMPLES = 5
 
 
 class StepLike(Protocol):
@@ -88,6 +108,39 @@ def anomaly_note(anomaly: AnomalyLike, *, line: int | None = None) -> str:
     return f"{where}{anomaly.kind}: observed {anomaly.observed!r} in {anomaly.state}"
 
 
+def anomaly_notes(
+    anomalies: Sequence[AnomalyLike], *, lines: Sequence[int] | None = None
+) -> list[str]:
+    """The note lines for a run's anomalies: one per anomaly, or a summary past
+    :data:`NOTE_LIMIT` (the count per kind, most frequent first, then the first
+    :data:`NOTE_EXAMPLES` and how many more there are).
+
+    Args:
+        anomalies: the anomalies, oldest first.
+        lines: the trace line of each anomaly, if they come from a trace.
+    """
+
+    def line_of(i: int) -> int | None:
+        return lines[i] if lines is not None else None
+
+    if len(anomalies) <= NOTE_LIMIT:
+        return [anomaly_note(a, line=line_of(i)) for i, a in enumerate(anomalies)]
+    counts = Counter(a.kind for a in anomalies)
+    by_kind = ", ".join(f"{kind} x{n:,}" for kind, n in counts.most_common())
+    out = [f"{len(anomalies):,} anomalies: {by_kind}"]
+    out += [f"e.g. {anomaly_note(anomalies[i], line=line_of(i))}" for i in range(NOTE_EXAMPLES)]
+    out.append(f"... {len(anomalies) - NOTE_EXAMPLES:,} more not listed")
+    return out
+
+
+def _summarised(extra: list[str]) -> list[str]:
+    """The notes for journal steps the table does not have (summarised past the limit)."""
+    if len(extra) <= NOTE_LIMIT:
+        return extra
+    head = f"{len(extra):,} journal steps not in the table, e.g."
+    return [head, *extra[:NOTE_EXAMPLES], f"... {len(extra) - NOTE_EXAMPLES:,} more not listed"]
+
+
 def run_path(
     spec: LifecycleSpec[Any],
     steps: Iterable[StepLike],
@@ -106,7 +159,7 @@ def run_path(
         steps: the journal entries, oldest first.
         final: the run's final state; defaults to the last step's destination (or the initial
             state for an empty journal).
-        notes: extra lines to list, typically anomalies (see :func:`anomaly_note`).
+        notes: extra lines to list, typically anomalies (see :func:`anomaly_notes`).
 
     Returns:
         The path, with counts per edge.
@@ -135,5 +188,5 @@ def run_path(
         inferred=inferred,
         visited=frozenset(visited),
         final=end,
-        notes=(*notes, *extra),
+        notes=(*notes, *_summarised(extra)),
     )

@@ -20,9 +20,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lifecycle._records import Anomaly, AnomalyKind, DispatchTools, JournalEntry, ToolCall, Via
+from lifecycle._table import LIFECYCLES
 
 if TYPE_CHECKING:
     from lifecycle._machine import RunLifecycle
+    from lifecycle._spec import LifecycleSpec
 
 __all__ = [
     "AnomalyHook",
@@ -45,6 +47,11 @@ class Hooks:
     A hook that raises does not stop the engine: the exception is recorded as a
     ``hook_failed`` anomaly (type name only, no message, so no secret leaks through it).
 
+    Args:
+        spec: the lifecycle the hooks are for, when it is not one of :data:`lifecycle.LIFECYCLES`
+            (``on_enter`` checks its state names against it; by default against every state of
+            those lifecycles).
+
     Example::
 
         hooks = Hooks()
@@ -56,9 +63,14 @@ class Hooks:
         def done(run, entry): ...
     """
 
-    __slots__ = ("_anomaly", "_enter", "_requires_action", "_transition")
+    __slots__ = ("_anomaly", "_enter", "_requires_action", "_states", "_transition")
 
-    def __init__(self) -> None:
+    def __init__(self, spec: LifecycleSpec[Any] | None = None) -> None:
+        self._states: frozenset[str] = (
+            spec.state_values
+            if spec is not None
+            else frozenset().union(*(s.state_values for s in LIFECYCLES.values()))
+        )
         self._transition: list[TransitionHook] = []
         self._enter: dict[str, list[TransitionHook]] = {}
         self._requires_action: list[ToolCallsHook] = []
@@ -70,7 +82,17 @@ class Hooks:
         return fn
 
     def on_enter(self, state: str) -> Callable[[TransitionHook], TransitionHook]:
-        """Call ``fn(run, entry)`` after every transition into ``state``."""
+        """Call ``fn(run, entry)`` after every transition into ``state``.
+
+        Raises:
+            ValueError: ``state`` is not a state of the lifecycle (a hook that could never be
+                called); the message lists the valid states.
+        """
+        if str(state) not in self._states:
+            raise ValueError(
+                f"on_enter({str(state)[:100]!r}): not a lifecycle state; "
+                f"one of: {', '.join(sorted(self._states))}"
+            )
 
         def register(fn: TransitionHook) -> TransitionHook:
             self._enter.setdefault(str(state), []).append(fn)

@@ -1,14 +1,16 @@
 """Status traces: read a recorded sequence of observed statuses and check it against a table.
 
 A trace is text: either one status per line (blank lines and ``#`` comments skipped), or JSON Lines
-whose objects carry a ``"status"`` string (and optionally ``"via"`` and ``"at"``). Both forms may be
-mixed line by line. Checking replays the observations through a fresh :class:`RunLifecycle`, so a
-trace is judged by exactly the rules the engine applies to a live run.
+whose objects carry a ``"status"`` string (and optionally ``"via"`` and ``"at"``, a finite number of
+seconds). Both forms may be mixed line by line; a leading UTF-8 byte order mark is ignored.
+Checking replays the observations through a fresh :class:`RunLifecycle`, so a trace is judged by
+exactly the rules the engine applies to a live run.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,8 @@ from lifecycle.errors import LifecycleError
 __all__ = ["Observation", "TraceError", "TraceFinding", "TraceReport", "check_trace", "read_trace"]
 
 _VIAS = frozenset(v.value for v in Via)
+#: the longest observed status a finding repeats (the engine keeps this many characters)
+SHOWN_STATUS = 200
 
 
 class TraceError(LifecycleError):
@@ -45,12 +49,15 @@ class Observation:
 def read_trace(text: str) -> list[Observation]:
     """Parse a trace.
 
+    A byte order mark at the start of the text (an editor's UTF-8 BOM) is not part of the first
+    status.
+
     Raises:
         TraceError: a line is not valid (bad JSON, not an object, no string ``status``, a bad
-            ``via`` or ``at``), or the trace holds no observation.
+            ``via``, an ``at`` that is not a finite number), or the trace holds no observation.
     """
     out: list[Observation] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -77,8 +84,10 @@ def _json_line(number: int, line: str) -> Observation:
     if via not in _VIAS:
         raise TraceError(number, f'"via" must be one of {", ".join(sorted(_VIAS))}')
     at = data.get("at")
-    if at is not None and (isinstance(at, bool) or not isinstance(at, int | float)):
-        raise TraceError(number, '"at" must be a number of seconds')
+    if at is not None and (
+        isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at)
+    ):
+        raise TraceError(number, '"at" must be a finite number of seconds')
     return Observation(line=number, status=status, via=str(via), at=at)
 
 
@@ -161,8 +170,12 @@ def check_trace(
         if run.anomaly_count == seen:
             continue
         for a in run.anomalies_since(seen):
+            observed, detail = a.observed, a.detail
+            if len(obs.status) > SHOWN_STATUS and observed == obs.status[:SHOWN_STATUS]:
+                observed += "..."  # the engine kept the first characters; say that it cut
+                detail = f"{detail}; the status has {len(obs.status):,} characters"
             finding = TraceFinding(
-                line=obs.line, kind=a.kind, state=a.state, observed=a.observed, detail=a.detail
+                line=obs.line, kind=a.kind, state=a.state, observed=observed, detail=detail
             )
             (anomalies if a.kind in REJECTING_KINDS else notes).append(finding)
     report = TraceReport(

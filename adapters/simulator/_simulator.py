@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import fnmatch
 import threading
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import httpx2
@@ -54,8 +55,12 @@ class Simulator:
     Args:
         clock: returns the time in seconds; default ``time.time``. Pass a
             :class:`~adapters.simulator.ManualClock` for deterministic tests.
-        default_scenario: the scenario (or status script) for runs whose run and assistant
-            metadata name none.
+        default_scenario: the scenario for runs (and chains) whose metadata name none: the name
+            of a built-in one or of one in ``scenarios``, or a :class:`Scenario` /
+            :class:`~adapters.simulator.StatusScript` itself (registered as ``"default"``).
+        scenarios: your own scenarios by name (see :meth:`add_scenario`), e.g. your tools'
+            calls, or ``load_scenarios(path).scenarios`` from a file
+            (:mod:`adapters.simulator.scenario_file`).
         poll_after_ms: the ``openai-poll-after-ms`` value (see :data:`PollAfter`); changeable
             later via the attribute. When omitted, the profile's value (20 ms for the default
             ``"reference"`` profile, i.e. the same as before profiles existed).
@@ -76,6 +81,10 @@ class Simulator:
     sent as the exact text; otherwise the value comes from :attr:`poll_after_ms`, which is the
     explicit ``poll_after_ms`` argument when given and the profile's ``poll_after_ms`` if not.
 
+    Raises:
+        ValueError: ``default_scenario`` names no scenario (the message lists the known ones),
+            or an unknown profile name.
+
     Example:
         >>> sim = Simulator(default_scenario="text")
         >>> client = openai.OpenAI(base_url="http://simulator.local/v1", api_key="sk-sim",
@@ -85,9 +94,10 @@ class Simulator:
     def __init__(
         self,
         clock: Clock | None = None,
-        default_scenario: str = "order-total",
+        default_scenario: str | Scenario | StatusScript = "order-total",
         poll_after_ms: PollAfter | Literal[_Unset.UNSET] = _Unset.UNSET,
         *,
+        scenarios: Mapping[str, Scenario | StatusScript] | None = None,
         seed: int | None = None,
         profile: ServerProfile | str | None = None,
         webhook_url: str | None = None,
@@ -95,7 +105,13 @@ class Simulator:
         webhook_client: httpx2.Client | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else system_clock
-        self.engine = Engine(self.clock, default_scenario, seed)
+        self.engine = Engine(self.clock, "order-total", seed)
+        for name, scenario in (scenarios or {}).items():
+            self.add_scenario(name, scenario)
+        if isinstance(default_scenario, Scenario | StatusScript):
+            self.add_scenario("default", default_scenario)
+            default_scenario = "default"
+        self.default_scenario = default_scenario
         self.responses = ResponsesEngine(self.engine)
         #: the webhook sender, when ``webhook_url`` was given
         self.webhooks: WebhookSender | None = None
@@ -189,8 +205,16 @@ class Simulator:
     def default_scenario(self, name: str) -> None:
         with self.engine.lock:
             if name not in self.engine.scenarios and name not in self.engine.scripts:
-                raise ValueError(f"unknown scenario {name!r}")
+                raise ValueError(
+                    f"unknown scenario {str(name)[:100]!r}; known: {', '.join(self.scenario_names)}"
+                )
             self.engine.default_scenario = name
+
+    @property
+    def scenario_names(self) -> list[str]:
+        """Every scenario and status script a run may name, sorted."""
+        with self.engine.lock:
+            return sorted({*self.engine.scenarios, *self.engine.scripts})
 
     # -- clients ----------------------------------------------------------------------------------
 
