@@ -44,6 +44,13 @@ from lifecycle.errors import (
 )
 
 if TYPE_CHECKING:
+    from lifecycle._approval import (
+        ApprovalRequest,
+        Approver,
+        AsyncApprover,
+        Decision,
+        as_decision,
+    )
     from lifecycle._dispatch import ToolErrorKind, ToolOutput, redact_secrets
     from lifecycle._ledger import CallState, LedgerEntry, ToolLedger
     from lifecycle._snapshot import LifecycleSnapshot
@@ -67,9 +74,13 @@ __all__ = [
     "RUN_STEP",
     "Anomaly",
     "AnomalyKind",
+    "ApprovalRequest",
+    "Approver",
+    "AsyncApprover",
     "CallState",
     "ChainStatus",
     "Command",
+    "Decision",
     "DefinitionError",
     "DispatchTools",
     "Driver",
@@ -107,6 +118,7 @@ __all__ = [
     "TraceFinding",
     "TraceReport",
     "Via",
+    "as_decision",
     "check_trace",
     "read_trace",
     "redact_secrets",
@@ -114,6 +126,11 @@ __all__ = [
 
 #: public names loaded on first use, by the private module that defines them
 _LAZY: dict[str, str] = {
+    "ApprovalRequest": "lifecycle._approval",
+    "Approver": "lifecycle._approval",
+    "AsyncApprover": "lifecycle._approval",
+    "Decision": "lifecycle._approval",
+    "as_decision": "lifecycle._approval",
     "LifecycleSnapshot": "lifecycle._snapshot",
     "ToolRegistry": "lifecycle._tools",
     "ToolSpec": "lifecycle._tools",

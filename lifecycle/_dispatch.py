@@ -99,6 +99,7 @@ class ToolErrorKind(StrEnum):
     TOOL_ERROR = "tool_error"  #: the tool raised
     TOOL_TIMEOUT = "tool_timeout"  #: the tool did not finish within its budget
     UNSERIALIZABLE_RESULT = "unserializable_result"  #: the result could not be JSON-encoded
+    NOT_APPROVED = "not_approved"  #: the approval hook rejected the call; it never ran
 
 
 def _dumps(value: Any) -> str:

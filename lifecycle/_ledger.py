@@ -13,6 +13,7 @@ state by hand.
 
     intended --claim--> started --finish--> finished | failed ; --time_out--> timed_out
     intended --reject--> rejected            (answered with an error output, never run)
+    intended --answer--> finished            (an MCP approval request answered with a decision)
     started | intended --mark_unknown--> unknown_effect   (started before a crash, output lost)
     started --reopen--> intended             (claimed, but the effect log says never started)
     finished | failed | timed_out | rejected --deliver--> delivered
@@ -77,6 +78,7 @@ class LedgerEvent(StrEnum):
     SETTLE_DONE = "settle_done"  #: a person says an unknown effect happened (with its output)
     SETTLE_FAILED = "settle_failed"  #: a person says it failed (an error output answers it)
     SETTLE_RERUN = "settle_rerun"  #: a person says it never happened: it may run again
+    ANSWER = "answer"  #: an MCP approval request answered with the approval hook's decision
 
 
 _S, _E = CallState, LedgerEvent
@@ -89,6 +91,7 @@ LEDGER_MOVES: Mapping[tuple[CallState, LedgerEvent], CallState] = {
     (_S.STARTED, _E.FAIL): _S.FAILED,
     (_S.STARTED, _E.TIME_OUT): _S.TIMED_OUT,
     (_S.INTENDED, _E.REJECT): _S.REJECTED,
+    (_S.INTENDED, _E.ANSWER): _S.FINISHED,
     (_S.INTENDED, _E.MARK_UNKNOWN): _S.UNKNOWN_EFFECT,
     (_S.STARTED, _E.MARK_UNKNOWN): _S.UNKNOWN_EFFECT,
     (_S.STARTED, _E.REOPEN): _S.INTENDED,
@@ -127,6 +130,9 @@ class LedgerEntry(BaseModel):
         truncated: whether the output was capped.
         reason: why an output was not delivered (``expired``, ``cancelled``, ...), or ``late``.
         late_output: the real result of a call that finished after its budget.
+        kind: ``function``, or ``mcp_approval`` (see :class:`~lifecycle.ToolCall`).
+        approval: for a call that needs approval: ``pending`` (asked, undecided), ``approved``
+            or ``rejected``; ``None`` for the others.
     """
 
     model_config = ConfigDict(validate_assignment=False)
@@ -143,6 +149,8 @@ class LedgerEntry(BaseModel):
     truncated: bool = False
     reason: str | None = None
     late_output: str | None = None
+    kind: str = "function"
+    approval: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -199,7 +207,11 @@ class ToolLedger(BaseModel):
             entry = self.entries.get(call.id)
             if entry is None:
                 entry = LedgerEntry(
-                    tool_call_id=call.id, name=call.name, arguments=call.arguments, round=round
+                    tool_call_id=call.id,
+                    name=call.name,
+                    arguments=call.arguments,
+                    round=round,
+                    kind=call.kind,
                 )
                 self.entries[call.id] = entry
             return entry
@@ -332,6 +344,28 @@ class ToolLedger(BaseModel):
             entry.output, entry.full_output = output.output, output.full_output
             entry.error, entry.truncated = output.error, output.truncated
 
+    def decide(self, call_id: str, approved: bool | None, output: ToolOutput | None = None) -> None:
+        """Record the approval hook's decision about an intended call.
+
+        Args:
+            call_id: the call.
+            approved: ``None`` (asked, undecided: ``pending``), ``True`` or ``False``.
+            output: what answers the call now: the rejection's error output of a tool, or the
+                decision of an MCP approval request (then the call is ``finished``). An
+                approved tool has none: it runs next.
+        """
+        with self._lock:
+            entry = self.entries[call_id]
+            if entry.state is not CallState.INTENDED:
+                return
+            entry.approval = {None: "pending", True: "approved", False: "rejected"}[approved]
+            if output is None:
+                return
+            answered = entry.kind != "function"
+            self._move(entry, LedgerEvent.ANSWER if answered else LedgerEvent.REJECT)
+            entry.output, entry.full_output = output.output, output.full_output
+            entry.error, entry.truncated = output.error, output.truncated
+
     def output_for(self, call_id: str) -> ToolOutput | None:
         """The recorded output of a call, reused instead of running the call again."""
         with self._lock:
@@ -350,6 +384,10 @@ class ToolLedger(BaseModel):
     def unknown(self) -> tuple[str, ...]:
         """The ids whose effect is unknown, in the order first seen."""
         return tuple(c for c, e in self.entries.items() if e.state is CallState.UNKNOWN_EFFECT)
+
+    def awaiting_approval(self) -> tuple[str, ...]:
+        """The ids asked about and not decided yet, in the order first seen."""
+        return tuple(c for c, e in self.entries.items() if e.approval == "pending")
 
     def unsettled(self) -> list[str]:
         """The ids whose output is neither delivered nor given up for good."""

@@ -111,11 +111,17 @@ class ToolCall:
         id: the ``tool_call_id`` the output must answer.
         name: the function name the model chose (untrusted).
         arguments: the raw JSON argument string the model produced (untrusted).
+        kind: ``function`` (a local tool to run), or ``mcp_approval`` (a Responses
+            ``mcp_approval_request``: a remote MCP tool the server runs once the client approves;
+            the client only answers it with a decision).
+        server_label: the MCP server of an ``mcp_approval`` call.
     """
 
     id: str
     name: str
     arguments: str
+    kind: str = "function"
+    server_label: str | None = None
 
     def __repr__(self) -> str:
         # Arguments are model output and may be large or sensitive: show their size only.

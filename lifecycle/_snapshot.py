@@ -63,6 +63,8 @@ class ToolCallModel(_Frozen):
     id: str
     name: str
     arguments: str
+    kind: str = "function"
+    server_label: str | None = None
 
 
 class GuardContextModel(_Frozen):
@@ -116,7 +118,14 @@ def to_snapshot(run: RunLifecycle) -> LifecycleSnapshot:
         ),
         context=GuardContextModel(
             tool_calls=tuple(
-                ToolCallModel(id=c.id, name=c.name, arguments=c.arguments) for c in ctx.tool_calls
+                ToolCallModel(
+                    id=c.id,
+                    name=c.name,
+                    arguments=c.arguments,
+                    kind=c.kind,
+                    server_label=c.server_label,
+                )
+                for c in ctx.tool_calls
             ),
             submitted_call_ids=tuple(sorted(ctx.submitted_call_ids)),
             cancel_requested=ctx.cancel_requested,
@@ -154,7 +163,7 @@ def from_snapshot(
     if c.tool_calls or c.submitted_call_ids or c.cancel_requested or c.answered_call_ids:
         run._ctx = GuardContext(
             tool_calls=tuple(
-                ToolCall(id=t.id, name=t.name, arguments=t.arguments) for t in c.tool_calls
+                ToolCall(t.id, t.name, t.arguments, t.kind, t.server_label) for t in c.tool_calls
             ),
             submitted_call_ids=frozenset(c.submitted_call_ids),
             cancel_requested=c.cancel_requested,

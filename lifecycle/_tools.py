@@ -27,6 +27,7 @@ from typing import Any, TypeVar, overload
 import pydantic_core
 from pydantic import BaseModel, ValidationError
 
+from lifecycle._approval import MCP_APPROVAL
 from lifecycle._dispatch import (
     DEFAULT_MAX_OUTPUT_CHARS,
     Prepared,
@@ -60,6 +61,8 @@ class ToolSpec:
         arguments_model: the pydantic model that validates the arguments.
         parameters: the JSON schema of the arguments.
         strict: whether the schema qualifies for OpenAI strict mode.
+        needs_approval: ``True`` when every call needs the approval hook's yes before it runs,
+            or a predicate on the validated arguments (called with them as keyword arguments).
     """
 
     name: str
@@ -69,6 +72,7 @@ class ToolSpec:
     arguments_model: type[BaseModel]
     parameters: dict[str, Any]
     strict: bool
+    needs_approval: bool | Callable[..., bool] = False
 
     def definition(self) -> dict[str, Any]:
         """The OpenAI function-tool definition ``{"type": "function", "function": {...}}``."""
@@ -79,6 +83,10 @@ class ToolSpec:
             "strict": self.strict,
         }
         return {"type": "function", "function": function}
+
+    def response_definition(self) -> dict[str, Any]:
+        """The Responses API's function-tool shape (``{"type": "function", "name", ...}``)."""
+        return {"type": "function", **self.definition()["function"]}
 
 
 class ToolRegistry:
@@ -128,7 +136,11 @@ class ToolRegistry:
 
     @overload
     def tool(
-        self, *, name: str | None = None, description: str | None = None
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        needs_approval: bool | Callable[..., bool] = False,
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -137,6 +149,7 @@ class ToolRegistry:
         *,
         name: str | None = None,
         description: str | None = None,
+        needs_approval: bool | Callable[..., bool] = False,
     ) -> Any:
         """Register a typed function (sync or async) as a tool; usable bare or with options.
 
@@ -144,6 +157,9 @@ class ToolRegistry:
             fn: the function (when used as ``@registry.tool``).
             name: the tool name (default: the function's ``__name__``).
             description: the description (default: the docstring without its sections).
+            needs_approval: ``True`` (every call), or a predicate on the validated arguments:
+                such calls run only once the controller's approval hook says yes (see
+                :mod:`lifecycle._approval`).
 
         Returns:
             The function itself, unchanged (or a decorator that returns it).
@@ -153,13 +169,18 @@ class ToolRegistry:
         """
 
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
-            self.register(f, name=name, description=description)
+            self.register(f, name=name, description=description, needs_approval=needs_approval)
             return f
 
         return register(fn) if fn is not None else register
 
     def register(
-        self, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        needs_approval: bool | Callable[..., bool] = False,
     ) -> ToolSpec:
         """Register ``fn`` and return its :class:`ToolSpec` (the non-decorator form of ``tool``).
 
@@ -184,6 +205,7 @@ class ToolRegistry:
             arguments_model=model,
             parameters=parameters,
             strict=is_strict_schema(parameters),
+            needs_approval=needs_approval,
         )
         self._tools[tool_name] = spec
         return spec
@@ -215,6 +237,27 @@ class ToolRegistry:
         """OpenAI function-tool definitions for the allowed tools (``tools=`` of an assistant)."""
         return [self._tools[n].definition() for n in self.allowed_names(allowed)]
 
+    def response_definitions(self, allowed: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """The allowed tools in the Responses API's function-tool shape (``tools=`` of
+        ``responses.create``: ``{"type": "function", "name", "description", "parameters",
+        "strict"}``)."""
+        return [self._tools[n].response_definition() for n in self.allowed_names(allowed)]
+
+    def approval_needed(self, prepared: Prepared) -> bool:
+        """Whether a prepared call needs the approval hook's yes before it runs: an MCP
+        approval request always; a tool declared ``needs_approval`` (a predicate that raises
+        counts as yes: fail closed)."""
+        if prepared.call.kind == MCP_APPROVAL:
+            return True
+        spec = self._tools.get(prepared.call.name)
+        rule = spec.needs_approval if spec is not None else False
+        if not callable(rule):
+            return bool(rule)
+        try:
+            return bool(rule(**prepared.kwargs))
+        except Exception:
+            return True
+
     # -- dispatch (pure) -----------------------------------------------------------------------
 
     def prepare(self, call: ToolCall, *, allowed: Collection[str] | None = None) -> Prepared:
@@ -229,6 +272,8 @@ class ToolRegistry:
             output (unknown or disallowed name, invalid JSON, non-object, schema violation,
             extra field); an error output means the tool must not run.
         """
+        if call.kind == MCP_APPROVAL:  # the server runs it; the client only decides
+            return Prepared(call)
         names = self.allowed_names(allowed)
         spec = self._tools.get(call.name) if call.name in names else None
         if spec is None:

@@ -47,6 +47,7 @@ SUBS = (
     (r"\bAsyncPump\b", "SyncPump"),
     (r"\bAsyncResponseController\b", "ResponseController"),
     (r"\bAsyncOpenAI\b", "OpenAI"),
+    (r"\bAsyncApprover\b", "Approver"),
     (r"\b_async/", "_sync/"),
     (r"\b_async\._", "_sync._"),
     (r"\bThe async controller\b", "The sync controller"),

@@ -12,6 +12,7 @@ Store writes run in a worker thread in the async backend, so SQLite never blocks
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,11 +21,28 @@ import anyio
 import anyio.to_thread
 from openai import AsyncOpenAI, OpenAI
 
+from adapters.openai._logging import logger
 from adapters.openai._tools import ToolRunner, run_tools_async, run_tools_sync
 from adapters.openai._wire import next_event_async, next_event_sync, send_async, send_sync
-from lifecycle.kernel import HttpRequest, HttpResponse, RunTools, StreamOpened, ToolResult
+from lifecycle import ApprovalRequest, Decision, as_decision
+from lifecycle.kernel import (
+    AskApproval,
+    HttpRequest,
+    HttpResponse,
+    RunTools,
+    StreamOpened,
+    ToolResult,
+)
 
 __all__ = ["AsyncBackend", "SyncBackend"]
+
+
+def _hook_failed(item: ApprovalRequest, exc: Exception) -> None:
+    """A hook that raised (or answered nonsense) leaves the call undecided: fail closed."""
+    logger.error(
+        "the approval hook failed; the call stays undecided",
+        extra={"tool_call_id": item.call_id, "error": type(exc).__name__},
+    )
 
 
 class AsyncBackend:
@@ -76,6 +94,20 @@ class AsyncBackend:
     async def run_tools(self, request: RunTools, runner: ToolRunner) -> list[ToolResult]:
         """Run a round's tools."""
         return await run_tools_async(request, runner)
+
+    async def approve(self, request: AskApproval, approver: Any) -> list[Decision | None]:
+        """Ask the approval hook (a coroutine function works too) about each request."""
+        out: list[Decision | None] = []
+        for item in request.requests:
+            try:
+                answer = approver(item) if approver is not None else None
+                if inspect.isawaitable(answer):
+                    answer = await answer
+                out.append(as_decision(answer))
+            except Exception as exc:
+                _hook_failed(item, exc)
+                out.append(None)
+        return out
 
     async def store(self, action: Callable[[], Any]) -> Any:
         """Run a store write in a worker thread (SQLite off the event loop)."""
@@ -142,6 +174,17 @@ class SyncBackend:
     def run_tools(self, request: RunTools, runner: ToolRunner) -> list[ToolResult]:
         """Run a round's tools."""
         return run_tools_sync(request, runner)
+
+    def approve(self, request: AskApproval, approver: Any) -> list[Decision | None]:
+        """Ask the approval hook about each request."""
+        out: list[Decision | None] = []
+        for item in request.requests:
+            try:
+                out.append(as_decision(approver(item) if approver is not None else None))
+            except Exception as exc:
+                _hook_failed(item, exc)
+                out.append(None)
+        return out
 
     def store(self, action: Callable[[], Any]) -> Any:
         """Run a store write."""

@@ -18,7 +18,7 @@ from typing import Any
 from adapters.openai._errors import CRASH_POINTS
 from adapters.openai._logging import logger
 from adapters.store import CreateIntent, EffectPhase, RunStore, StoredRun
-from lifecycle import Hooks, ToolRegistry
+from lifecycle import ApprovalRequest, Hooks, ToolRegistry
 from lifecycle.kernel import (
     BeginCreate,
     BindCreate,
@@ -51,6 +51,10 @@ class ControllerBase:
             the create, the lifecycle and ledger after every change, and each tool call's effect
             ``started``/``finished`` around it; ``recover()`` continues after a crash.
         crash_at: a named crash point (tests only): raise :class:`CrashPoint` there.
+        approver: the approval hook (see :mod:`lifecycle._approval`): asked about every call of
+            a tool registered ``needs_approval`` and every MCP approval request, before the
+            round runs; ``None`` answers hold the drive (``held``). Without a hook every such
+            call is undecided.
     """
 
     def __init__(
@@ -66,7 +70,10 @@ class ControllerBase:
         rng: random.Random | None = None,
         store: RunStore | None = None,
         crash_at: str | None = None,
+        approver: Callable[[ApprovalRequest], Any] | None = None,
     ) -> None:
+        if approver is not None and not callable(approver):
+            raise TypeError(f"approver must be callable, not {type(approver).__name__}")
         if crash_at is not None and crash_at not in CRASH_POINTS:
             raise ValueError(f"unknown crash point {crash_at!r}; one of {sorted(CRASH_POINTS)}")
         if config is not None and not isinstance(config, ControllerConfig):
@@ -85,6 +92,7 @@ class ControllerBase:
         self.rng = rng if rng is not None else random.Random()
         self.store = store
         self.crash_at = crash_at
+        self.approver = approver
         self._redact: Callable[[str], str] | None = None
 
     @staticmethod

@@ -69,6 +69,8 @@ class ResponseOutcome:
         stream_fallbacks: times a stream could not be followed and polling took over.
         unknown_effects: call ids whose side effect may have happened before a crash and whose
             output was lost (never re-run).
+        awaiting_approval: call ids (and MCP approval request ids) the approval hook has not
+            decided yet (the chain ended ``held``): ``drive(response_id=...)`` asks again.
         ledger: the tool ledger.
     """
 
@@ -83,6 +85,7 @@ class ResponseOutcome:
     cancel_lost_race: bool = False
     stream_fallbacks: int = 0
     unknown_effects: tuple[str, ...] = ()
+    awaiting_approval: tuple[str, ...] = ()
     ledger: ToolLedger = field(default_factory=ToolLedger, repr=False)
     payload: Mapping[str, Any] | None = field(default=None, repr=False)
     lifecycle: RunLifecycle | None = field(default=None, repr=False)
@@ -102,6 +105,7 @@ class ResponseOutcome:
             cancel_lost_race=result.cancel_lost_race,
             stream_fallbacks=result.stream_fallbacks,
             unknown_effects=result.ledger.unknown(),
+            awaiting_approval=result.ledger.awaiting_approval(),
             ledger=result.ledger,
             payload=result.payload,
             lifecycle=result.lifecycle,

@@ -13,17 +13,7 @@ from lifecycle import RESPONSE_CHAIN
 from lifecycle.kernel import CancelSignal, Drive, DriveResult, Flow, ResponsesBinding
 from lifecycle.kernel._drive import new_op_id
 
-__all__ = ["ChainsBase", "responses_tools"]
-
-
-def responses_tools(definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Registry definitions in the Responses function-tool shape
-    (``{"type": "function", "name", "description", "parameters", "strict"}``)."""
-    out = []
-    for definition in definitions:
-        function = definition.get("function")
-        out.append({"type": "function", **function} if isinstance(function, dict) else definition)
-    return out
+__all__ = ["ChainsBase"]
 
 
 class ChainsBase(ControllerBase):
@@ -106,7 +96,7 @@ class ChainsBase(ControllerBase):
             args["instructions"] = instructions
         if self.tools is not None and len(self.tools):
             names = allowed_tools if allowed_tools is not None else self.allowed_tools
-            functions = responses_tools(self.tools.definitions(names))
+            functions = self.tools.response_definitions(names)
             args["tools"] = [*args.get("tools", []), *functions]
         return args
 

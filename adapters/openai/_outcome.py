@@ -109,6 +109,8 @@ class RunOutcome:
         stream_fallbacks: times a stream failed and polling took over.
         unknown_effects: tool call ids whose side effect may have happened before a crash and
             whose output was lost: never re-run, never submitted; a person decides.
+        awaiting_approval: tool call ids the approval hook has not decided yet (the drive
+            ended ``held``; nothing of their round ran): drive the run again to ask again.
         ledger: the tool ledger.
     """
 
@@ -125,6 +127,7 @@ class RunOutcome:
     cancel_lost_race: bool = False
     stream_fallbacks: int = 0
     unknown_effects: tuple[str, ...] = ()
+    awaiting_approval: tuple[str, ...] = ()
     ledger: ToolLedger = field(default_factory=ToolLedger, repr=False)
     payload: Mapping[str, Any] | None = field(default=None, repr=False)
     lifecycle: RunLifecycle | None = field(default=None, repr=False)
@@ -147,6 +150,7 @@ class RunOutcome:
             cancel_lost_race=result.cancel_lost_race,
             stream_fallbacks=result.stream_fallbacks,
             unknown_effects=result.ledger.unknown(),
+            awaiting_approval=result.ledger.awaiting_approval(),
             ledger=result.ledger,
             payload=result.payload,
             lifecycle=result.lifecycle,
@@ -261,6 +265,7 @@ class RunOutcome:
             "cancel_unconfirmed": self.cancel_unconfirmed,
             "stream_fallbacks": self.stream_fallbacks,
             "unknown_effects": list(self.unknown_effects),
+            "awaiting_approval": list(self.awaiting_approval),
             "requests": self.requests,
             "messages": list(self.messages),
             "tool_calls": [

@@ -14,7 +14,7 @@ from adapters.openai._hygiene import ThreadClaims
 from adapters.openai._outcome import RunEvent, RunFinished, RunOutcome, public_event
 from adapters.openai._tools import ToolRunner
 from adapters.store import RunStore
-from lifecycle import ASSISTANTS_RUN, Hooks, ToolRegistry
+from lifecycle import ASSISTANTS_RUN, ApprovalRequest, Hooks, ToolRegistry
 from lifecycle.kernel import (
     ActiveRunPolicy,
     AssistantsBinding,
@@ -51,6 +51,7 @@ class RunsBase(ControllerBase):
         store: RunStore | None = None,
         crash_at: str | None = None,
         on_active_run: ActiveRunPolicy = "fail",
+        approver: Callable[[ApprovalRequest], Any] | None = None,
     ) -> None:
         super().__init__(
             tools=tools,
@@ -63,6 +64,7 @@ class RunsBase(ControllerBase):
             rng=rng,
             store=store,
             crash_at=crash_at,
+            approver=approver,
         )
         if on_active_run not in ACTIVE_RUN_POLICIES:
             raise ValueError(f"on_active_run must be one of {sorted(ACTIVE_RUN_POLICIES)}")

@@ -66,6 +66,16 @@ class RunHandle:
         """Ask for the run to be cancelled (the drive sends one cancel and follows it)."""
         await self.handle.signal("cancel")
 
+    async def decide(self, call_id: str, *, approved: bool, reason: str | None = None) -> None:
+        """Approve or reject a call the run waits for (see :meth:`awaiting_approval`); a
+        rejection's reason is shown to the model. The first decision about a call stands."""
+        await self.handle.signal("decide", args=[call_id, approved, reason])
+
+    async def awaiting_approval(self) -> list[dict[str, Any]]:
+        """The calls the run's current round waits for a decision about."""
+        asking: list[dict[str, Any]] = await self.handle.query("awaiting_approval")
+        return asking
+
     async def state(self) -> dict[str, Any]:
         """Where the drive stands (run id, status, round, requests, cancel, ending)."""
         state: dict[str, Any] = await self.handle.query("state")

@@ -96,6 +96,9 @@ class TemporalOptions:
         workflow_task_timeout_s: a workflow task not completed in this time is given to another
             worker (the takeover delay when a worker dies in the middle of one; short waits run
             inside a workflow task).
+        approval_timeout_s: how long a round waits for the ``decide`` signals of its calls that
+            need approval (``None``: as long as it takes, durably); then the undecided calls
+            hold the drive (``held``).
     """
 
     heartbeat_timeout_s: float = 10.0
@@ -104,6 +107,7 @@ class TemporalOptions:
     continue_as_new_events: int = 5_000
     local_sleep_below_s: float = 2.0
     workflow_task_timeout_s: float = 10.0
+    approval_timeout_s: float | None = None
 
 
 def config_to_json(config: ControllerConfig) -> dict[str, Any]:

@@ -210,7 +210,7 @@ class Keeper:
             if request.phase == "started":
                 self.started.add(request.call_id)
                 self.unfinished.add(request.call_id)
-            else:
+            elif request.phase == "finished":
                 self.unfinished.discard(request.call_id)
         elif isinstance(request, BeginCreate):
             self.intents.setdefault(request.op_id, "")

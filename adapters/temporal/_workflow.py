@@ -14,7 +14,11 @@ Handlers:
 
 * signal ``cancel``: the drive's cancel signal (read by the kernel between steps: it sends one
   cancel, follows it to its end, the outcome says so); it also ends a durable sleep at once;
-* queries ``state``, ``journal``, ``events`` and ``outcome`` (``None`` until the drive ended);
+* signal ``decide(call_id, approved, reason)``: the approval of a call that needs one (a tool
+  registered ``needs_approval``, an MCP approval request); the round waits for it durably
+  (``options.approval_timeout_s``; then the undecided calls hold the drive ``held``);
+* queries ``state``, ``journal``, ``events``, ``outcome`` (``None`` until the drive ended) and
+  ``awaiting_approval`` (the calls the round waits for);
 * Temporal's own cancellation of the workflow: the drive is interrupted (one cancel for a live
   run, ending ``interrupted``), like an asyncio task cancelled under the async controller.
 
@@ -32,6 +36,7 @@ A create that fails for good (no run exists) fails the workflow with a non-retry
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -41,7 +46,6 @@ from temporalio.exceptions import ApplicationError
 from adapters.temporal._perform import Keeper, WorkflowIO
 
 with workflow.unsafe.imports_passed_through():
-    from adapters.openai._chains import responses_tools
     from adapters.temporal import _registry
     from adapters.temporal._data import (
         ASSISTANTS,
@@ -53,9 +57,10 @@ with workflow.unsafe.imports_passed_through():
         StartDrive,
         config_from_json,
     )
-    from lifecycle import ToolRegistry
+    from lifecycle import Decision, ToolRegistry
     from lifecycle.kernel import (
         ApiCall,
+        AskApproval,
         AssistantsBinding,
         CallFailed,
         ControllerConfig,
@@ -94,6 +99,8 @@ class LifecycleWorkflow:
         self._report: DriveReport | None = None
         self._start: StartDrive | None = None
         self._continued = 0
+        self._decisions: dict[str, Decision] = {}
+        self._asking: list[dict[str, Any]] = []
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -101,6 +108,16 @@ class LifecycleWorkflow:
     def cancel(self) -> None:
         """Cancel the run: the drive sends one cancel and follows it to its end."""
         self._flag.cancelled = True
+
+    @workflow.signal
+    def decide(self, call_id: str, approved: bool, reason: str | None = None) -> None:
+        """Approve (or reject, with a reason the model sees) a call the round waits for."""
+        self._decisions.setdefault(call_id, Decision(approved, reason))
+
+    @workflow.query
+    def awaiting_approval(self) -> list[dict[str, Any]]:
+        """The calls the current round waits for a decision about (id, name, kind, server)."""
+        return list(self._asking)
 
     @workflow.query
     def state(self) -> dict[str, Any]:
@@ -216,7 +233,7 @@ class LifecycleWorkflow:
             return drive, drive.attach()
         args = dict(start.create_args)
         if start.kind == RESPONSES and len(registry):
-            functions = responses_tools(registry.definitions(start.allowed_tools))
+            functions = registry.response_definitions(start.allowed_tools)
             args["tools"] = [*args.get("tools", []), *functions]
         return drive, drive.create(args, op_id=start.op_id)
 
@@ -241,6 +258,8 @@ class LifecycleWorkflow:
                     await io.sleep(request.seconds)
                 elif isinstance(request, RunTools):
                     value = await io.tools(request)
+                elif isinstance(request, AskApproval):
+                    value = await self._approvals(request, start)
                 elif isinstance(request, Emit):
                     keeper.emit(request, drive.scope)
                 else:
@@ -253,6 +272,24 @@ class LifecycleWorkflow:
                     return result
         finally:
             flow.close()
+
+    async def _approvals(
+        self, request: AskApproval, start: StartDrive | None
+    ) -> list[Decision | None]:
+        """Wait (durably) for a ``decide`` signal per call, or the timeout, or a cancel."""
+        ids = [r.call_id for r in request.requests]
+        self._asking = [
+            {"call_id": r.call_id, "name": r.name, "kind": r.kind, "server_label": r.server_label}
+            for r in request.requests
+        ]
+        timeout = start.options.approval_timeout_s if start is not None else None
+        with contextlib.suppress(TimeoutError):  # the undecided calls hold the drive
+            await workflow.wait_condition(
+                lambda: self._flag.cancelled or all(i in self._decisions for i in ids),
+                timeout=timeout,
+            )
+        self._asking = []
+        return [self._decisions.get(i) for i in ids]
 
     # -- continue-as-new -----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from lifecycle._ledger import CallState
 from lifecycle.kernel._binding import Flow
 from lifecycle.kernel._durable import abandon_create, close_run, save
 from lifecycle.kernel._ending import Ending, EndingKind
@@ -114,8 +115,11 @@ def finish(d: Drive, ending: Ending) -> Flow:
             for item in items:
                 yield from d.report(item)
     # I2: no output is left in limbo; each one not delivered says why (a later drive of a live
-    # run may still deliver it: the output stays recorded)
+    # run may still deliver it: the output stays recorded). A call that never ran and has no
+    # output (held for approval) stays intended while the run lives: a later drive runs it.
     open_ids = d.ledger.unsettled()
+    if not ending.terminal:
+        open_ids = [c for c in open_ids if d.ledger.state_of(c) is not CallState.INTENDED]
     if open_ids:
         d.ledger.undelivered(open_ids, reason=ending.undelivered_reason)
     yield from save(d)

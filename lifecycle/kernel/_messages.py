@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from lifecycle._approval import ApprovalRequest
 from lifecycle._dispatch import Prepared, ToolOutput
 
 __all__ = [
     "END_OF_STREAM",
     "HEADERS",
     "ApiCall",
+    "AskApproval",
     "BeginCreate",
     "BindCreate",
     "CloseRun",
@@ -231,6 +233,18 @@ class ToolResult:
 
 
 @dataclass(frozen=True, slots=True)
+class AskApproval:
+    """Ask the approval hook about calls that need a yes first. Reply: one
+    :class:`~lifecycle.Decision` (or ``None``: undecided) per request, in order.
+
+    Attributes:
+        requests: the calls waiting for a decision.
+    """
+
+    requests: tuple[ApprovalRequest, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RunTools:
     """Run prepared tool calls, concurrently. Reply: one :class:`ToolResult` per item, in order.
 
@@ -334,6 +348,7 @@ class CloseRun:
 Request = (
     ApiCall
     | Sleep
+    | AskApproval
     | RunTools
     | NextEvent
     | CloseStream

@@ -27,10 +27,12 @@ What the API does not let a client know shapes the rest (``Capabilities``):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from lifecycle._approval import MCP_APPROVAL
 from lifecycle._dispatch import ToolOutput
 from lifecycle._table import RESPONSE_CHAIN
 from lifecycle.kernel._assistants_json import malformed
@@ -112,15 +114,15 @@ class ResponsesBinding:
         last: Observation | None = None,
     ) -> HttpRequest:
         """The next response of the chain: ``previous_response_id`` and one
-        ``function_call_output`` per call id, with the chain's arguments again."""
+        ``function_call_output`` per call id (an ``mcp_approval_response`` per approval
+        request), with the chain's arguments again."""
         carry = self.carry or _carried(last)
+        calls = last.tool_calls if last is not None and last.tool_calls else ()
+        approvals = {c.id for c in calls if c.kind == MCP_APPROVAL}
         body: dict[str, Any] = {
             **carry,
             "previous_response_id": run_id,
-            "input": [
-                {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
-                for o in outputs
-            ],
+            "input": [_input_item(o, o.tool_call_id in approvals) for o in outputs],
         }
         return self._create(body, stream=stream)
 
@@ -201,6 +203,19 @@ class ResponsesBinding:
         """The answer is in the last response itself (``output_text``)."""
         return []
         yield  # pragma: no cover - a generator
+
+
+def _input_item(output: ToolOutput, approval: bool) -> dict[str, Any]:
+    """The input item answering one call: its output, or the decision on an approval request."""
+    call_id = output.tool_call_id
+    if not approval:
+        return {"type": "function_call_output", "call_id": call_id, "output": output.output}
+    decision = json.loads(output.output)
+    item: dict[str, Any] = {"type": "mcp_approval_response", "approval_request_id": call_id}
+    item["approve"] = bool(decision.get("approve"))
+    if decision.get("reason"):
+        item["reason"] = str(decision["reason"])
+    return item
 
 
 def _carried(last: Observation | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lifecycle._approval import MCP_APPROVAL
 from lifecycle._records import ToolCall
 from lifecycle._status import ChainStatus
 from lifecycle.kernel._assistants_json import json_value, malformed
@@ -19,7 +20,7 @@ from lifecycle.kernel._messages import Failure, FailureKind, SseEvent
 __all__ = ["CLIENT_ITEMS", "STATUS_EVENTS", "output_text", "parse_response", "parse_response_event"]
 
 #: output item types the client must answer in the next response
-CLIENT_ITEMS = frozenset({"function_call"})
+CLIENT_ITEMS = frozenset({"function_call", "mcp_approval_request"})
 #: stream events that carry the whole response (there is no ``response.cancelled`` event)
 STATUS_EVENTS = frozenset(
     {
@@ -40,6 +41,12 @@ def _calls(output: list[Any]) -> tuple[ToolCall, ...] | Failure:
     for item in output:
         if not isinstance(item, dict) or item.get("type") not in CLIENT_ITEMS:
             continue
+        if item["type"] == "mcp_approval_request":
+            approval = _approval_request(item)
+            if isinstance(approval, Failure):
+                return approval
+            calls.append(approval)
+            continue
         call_id, name, arguments = item.get("call_id"), item.get("name"), item.get("arguments", "")
         if not isinstance(call_id, str) or not call_id or not isinstance(name, str):
             return malformed("a function_call without a call_id or a name")
@@ -47,6 +54,17 @@ def _calls(output: list[Any]) -> tuple[ToolCall, ...] | Failure:
             return malformed("function_call arguments are not a string")
         calls.append(ToolCall(call_id, name, arguments))
     return tuple(calls)
+
+
+def _approval_request(item: dict[str, Any]) -> ToolCall | Failure:
+    """An ``mcp_approval_request`` as a call the client answers with a decision (its ``id``)."""
+    request_id, name, label = item.get("id"), item.get("name"), item.get("server_label")
+    arguments = item.get("arguments", "")
+    if not isinstance(request_id, str) or not request_id or not isinstance(name, str):
+        return malformed("an mcp_approval_request without an id or a name")
+    if not isinstance(arguments, str) or not isinstance(label, str | None):
+        return malformed("an mcp_approval_request with non-string arguments or server_label")
+    return ToolCall(request_id, name, arguments, MCP_APPROVAL, label)
 
 
 def parse_response(data: Any) -> Observation | Failure:

@@ -46,6 +46,8 @@ class ToolCallRecord:
         truncated: whether the submitted output was capped.
         full_output: the whole output before capping.
         round: the round (1-based) that asked for it.
+        kind: ``function``, or ``mcp_approval`` (a Responses MCP approval request).
+        approval: ``pending``, ``approved`` or ``rejected`` for a call that needed approval.
     """
 
     id: str
@@ -57,6 +59,8 @@ class ToolCallRecord:
     truncated: bool = False
     full_output: str | None = None
     round: int = 1
+    kind: str = "function"
+    approval: str | None = None
 
     @property
     def call_id(self) -> str:
@@ -85,6 +89,8 @@ def records_from_ledger(
             truncated=e.truncated,
             full_output=e.full_output,
             round=e.round,
+            kind=e.kind,
+            approval=e.approval,
         )
         for e in ledger.entries.values()
         if ids is None or e.tool_call_id in ids

@@ -27,6 +27,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from lifecycle._approval import MCP_APPROVAL, ApprovalRequest, approval_answer, rejection_output
 from lifecycle._dispatch import Prepared, ToolOutput
 from lifecycle._ledger import CallState
 from lifecycle._records import ToolCall, Via
@@ -35,6 +36,7 @@ from lifecycle.kernel._durable import effect, save
 from lifecycle.kernel._ending import EndingKind
 from lifecycle.kernel._errors import CallFailed, OutcomeUnknown, Stop
 from lifecycle.kernel._messages import (
+    AskApproval,
     Failure,
     FailureKind,
     RunTools,
@@ -92,16 +94,23 @@ def tool_budget(d: Drive) -> float:
 
 
 def execute(d: Drive, calls: Sequence[ToolCall]) -> Flow:
-    """Prepare the calls never started, run the ready ones, record every output."""
+    """Prepare the calls never started, ask about those that need approval, run the ready ones
+    (none while a decision is pending), record every output."""
     budget = tool_budget(d)
-    to_run: list[Prepared] = []
+    ready: list[Prepared] = []
     for call in calls:
         if d.ledger.state_of(call.id) is not CallState.INTENDED:
             continue  # ran (or was answered) before: its recorded output is reused
         prepared = d.tools.prepare(call, allowed=d.allowed_tools)
         if prepared.error is not None:
             d.ledger.record(prepared.error, executed=False)
-        elif budget <= 0:
+        else:
+            ready.append(prepared)
+    ready = yield from approvals(d, ready)
+    to_run: list[Prepared] = []
+    for prepared in ready:
+        call = prepared.call
+        if budget <= 0:
             d.ledger.record(d.tools.finish(call, timed_out=True), executed=False)
         elif d.ledger.claim(call.id):
             to_run.append(prepared)
@@ -121,6 +130,38 @@ def execute(d: Drive, calls: Sequence[ToolCall]) -> Flow:
         if result.output.error is not None and not result.timed_out:
             detail = f"error:{result.output.error}"
         yield from effect(d, result.output.tool_call_id, "finished", detail)
+
+
+def approvals(d: Drive, ready: list[Prepared]) -> Flow:
+    """Ask the approval hook about the calls that need it (once decided, never again); record
+    the decisions; hold the round while any is pending. Returns the calls that may run."""
+    asking = [
+        p
+        for p in ready
+        if d.ledger.entries[p.call.id].approval != "approved" and d.tools.approval_needed(p)
+    ]
+    if not asking:
+        return ready
+    requests = tuple(ApprovalRequest.of(p.call, d.run_id) for p in asking)
+    reply = yield from d.ask(AskApproval(requests))
+    pending = []
+    for prepared, decision in zip(asking, reply.value, strict=True):
+        call = prepared.call
+        if decision is None:
+            d.ledger.decide(call.id, None)
+            pending.append(call.id)
+        elif call.kind == MCP_APPROVAL:
+            d.ledger.decide(call.id, decision.approved, approval_answer(call.id, decision))
+        elif decision.approved:
+            d.ledger.decide(call.id, True)
+        else:
+            cap = d.tools.max_output_chars
+            d.ledger.decide(call.id, False, rejection_output(call.id, decision, cap))
+    yield from save(d)
+    if pending:
+        yield from d.note(logging.WARNING, "waiting for approval", tool_call_ids=pending)
+        raise Stop(d.ending(EndingKind.HELD, detail="approval:" + ",".join(pending)))
+    return [p for p in ready if d.ledger.state_of(p.call.id) is CallState.INTENDED]
 
 
 def _record(d: Drive, results: Sequence[ToolResult]) -> None:

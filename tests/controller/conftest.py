@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -66,10 +66,17 @@ class ToolBox:
             return self.calls.count(name)
 
 
-def make_toolbox(**registry_kw: Any) -> ToolBox:
-    """The tools the simulator's scenarios call."""
+def make_toolbox(needs_approval: Collection[str] = (), **registry_kw: Any) -> ToolBox:
+    """The tools the simulator's scenarios call (those named in ``needs_approval`` run only once
+    the controller's approval hook says yes)."""
     box = ToolBox(ToolRegistry(**registry_kw))
-    reg = box.registry
+    registry = box.registry
+
+    class _Gated:
+        def tool(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+            return registry.tool(needs_approval=fn.__name__ in needs_approval)(fn)
+
+    reg = _Gated()
 
     def note(name: str) -> None:
         with box.lock:

@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lifecycle import ToolRegistry
+from lifecycle import ApprovalRequest, Decision, ToolRegistry
 from lifecycle.kernel import (
     END_OF_STREAM,
     ApiCall,
+    AskApproval,
     AssistantsBinding,
     ControllerConfig,
     Drive,
@@ -140,6 +141,8 @@ class Script:
     late: list[Any] = field(default_factory=list)
     tools: Callable[[RunTools], list[ToolResult]] | None = None
     max_requests: int = 10_000
+    #: the approval hook (``None``: every request stays undecided)
+    approver: Callable[[ApprovalRequest], Decision | None] | None = None
 
     def add(self, *answers: Answer) -> Script:
         self.answers.extend(answers)
@@ -162,6 +165,9 @@ class Script:
             self.now += request.seconds
         elif isinstance(request, RunTools):
             value = self.tools(request) if self.tools is not None else run_inline(request)
+        elif isinstance(request, AskApproval):
+            hook = self.approver
+            value = [hook(r) if hook is not None else None for r in request.requests]
         elif isinstance(request, NextEvent):
             item = self.events.popleft() if self.events else END_OF_STREAM
             if isinstance(item, Failure):

@@ -21,7 +21,7 @@ from adapters.openai._outcome import RunEvent, RunOutcome
 from adapters.openai._runs import RunsBase
 from adapters.openai._token import CancelToken
 from adapters.store import RunStore
-from lifecycle import Hooks, ToolRegistry
+from lifecycle import AsyncApprover, Hooks, ToolRegistry
 from lifecycle.kernel import ActiveRunPolicy, ControllerConfig
 
 __all__ = ["AsyncRunController"]
@@ -44,6 +44,10 @@ class AsyncRunController(RunsBase, AsyncPump):
         rng: the random source for backoff jitter and create-intent ids.
         store: a durable :class:`~adapters.store.RunStore` (see ``recover()``).
         crash_at: a named crash point (tests only).
+        approver: the approval hook, asked before a call of a tool registered
+            ``needs_approval`` (or an MCP approval request) goes ahead: a :class:`Decision`,
+            ``True``/``False``, or ``None`` (undecided: the drive ends ``held``); a coroutine
+            function works too.
         on_active_run: the default ``on_active_run`` policy of ``run()``.
         sleep: how to wait (tests pass one that moves a fake clock).
 
@@ -70,6 +74,7 @@ class AsyncRunController(RunsBase, AsyncPump):
         crash_at: str | None = None,
         on_active_run: ActiveRunPolicy = "fail",
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        approver: AsyncApprover | None = None,
     ) -> None:
         RunsBase.__init__(
             self,
@@ -83,6 +88,7 @@ class AsyncRunController(RunsBase, AsyncPump):
             rng=rng,
             store=store,
             crash_at=crash_at,
+            approver=approver,
             on_active_run=on_active_run,
         )
         self._io = AsyncBackend.for_client(client, self.config.request_timeout_s, sleep)

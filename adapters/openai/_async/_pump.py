@@ -21,6 +21,7 @@ from adapters.openai._tools import ToolRunner
 from adapters.openai._wire import failure_of
 from lifecycle.kernel import (
     ApiCall,
+    AskApproval,
     CallFailed,
     CloseStream,
     Drive,
@@ -126,6 +127,8 @@ class AsyncPump(ControllerBase):
             value, failure = await self._send(request, drive, streams)
         elif isinstance(request, Sleep):
             await io.sleep(request.seconds)
+        elif isinstance(request, AskApproval):
+            value = await io.approve(request, self.approver)
         elif isinstance(request, RunTools):
             value = await io.run_tools(request, runner)
             if self.crash_at == "after_tool_effect":

@@ -22,7 +22,7 @@ from adapters.openai._chain_outcome import ChainEvent, ResponseOutcome
 from adapters.openai._chains import ChainsBase
 from adapters.openai._token import CancelToken
 from adapters.store import RunStore
-from lifecycle import Hooks, ToolRegistry
+from lifecycle import AsyncApprover, Hooks, ToolRegistry
 from lifecycle.kernel import ControllerConfig
 
 __all__ = ["AsyncResponseController"]
@@ -49,6 +49,10 @@ class AsyncResponseController(ChainsBase, AsyncPump):
         rng: the random source for backoff jitter and create-intent ids.
         store: a durable :class:`~adapters.store.RunStore`.
         crash_at: a named crash point (tests only).
+        approver: the approval hook, asked before a call of a tool registered
+            ``needs_approval`` (or an MCP approval request) goes ahead: a :class:`Decision`,
+            ``True``/``False``, or ``None`` (undecided: the drive ends ``held``); a coroutine
+            function works too.
         sleep: how to wait (tests pass one that moves a fake clock).
 
     Example::
@@ -73,6 +77,7 @@ class AsyncResponseController(ChainsBase, AsyncPump):
         store: RunStore | None = None,
         crash_at: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        approver: AsyncApprover | None = None,
     ) -> None:
         ChainsBase.__init__(
             self,
@@ -86,6 +91,7 @@ class AsyncResponseController(ChainsBase, AsyncPump):
             rng=rng,
             store=store,
             crash_at=crash_at,
+            approver=approver,
         )
         self._io = AsyncBackend.for_client(client, self.config.request_timeout_s, sleep)
         self._redact = key_redactor(client.api_key)

@@ -22,7 +22,7 @@ from adapters.openai._runs import RunsBase
 from adapters.openai._sync._pump import SyncPump
 from adapters.openai._token import CancelToken
 from adapters.store import RunStore
-from lifecycle import Hooks, ToolRegistry
+from lifecycle import Approver, Hooks, ToolRegistry
 from lifecycle.kernel import ActiveRunPolicy, ControllerConfig
 
 __all__ = ["RunController"]
@@ -45,6 +45,10 @@ class RunController(RunsBase, SyncPump):
         rng: the random source for backoff jitter and create-intent ids.
         store: a durable :class:`~adapters.store.RunStore` (see ``recover()``).
         crash_at: a named crash point (tests only).
+        approver: the approval hook, asked before a call of a tool registered
+            ``needs_approval`` (or an MCP approval request) goes ahead: a :class:`Decision`,
+            ``True``/``False``, or ``None`` (undecided: the drive ends ``held``); a coroutine
+            function works too.
         on_active_run: the default ``on_active_run`` policy of ``run()``.
         sleep: how to wait (tests pass one that moves a fake clock).
 
@@ -71,6 +75,7 @@ class RunController(RunsBase, SyncPump):
         crash_at: str | None = None,
         on_active_run: ActiveRunPolicy = "fail",
         sleep: Callable[[float], None] = time.sleep,
+        approver: Approver | None = None,
     ) -> None:
         RunsBase.__init__(
             self,
@@ -84,6 +89,7 @@ class RunController(RunsBase, SyncPump):
             rng=rng,
             store=store,
             crash_at=crash_at,
+            approver=approver,
             on_active_run=on_active_run,
         )
         self._io = SyncBackend.for_client(client, self.config.request_timeout_s, sleep)

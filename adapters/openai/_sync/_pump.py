@@ -23,6 +23,7 @@ from adapters.openai._tools import ToolRunner
 from adapters.openai._wire import failure_of
 from lifecycle.kernel import (
     ApiCall,
+    AskApproval,
     CallFailed,
     CloseStream,
     Drive,
@@ -128,6 +129,8 @@ class SyncPump(ControllerBase):
             value, failure = self._send(request, drive, streams)
         elif isinstance(request, Sleep):
             io.sleep(request.seconds)
+        elif isinstance(request, AskApproval):
+            value = io.approve(request, self.approver)
         elif isinstance(request, RunTools):
             value = io.run_tools(request, runner)
             if self.crash_at == "after_tool_effect":

@@ -23,7 +23,7 @@ from adapters.openai._chains import ChainsBase
 from adapters.openai._sync._pump import SyncPump
 from adapters.openai._token import CancelToken
 from adapters.store import RunStore
-from lifecycle import Hooks, ToolRegistry
+from lifecycle import Approver, Hooks, ToolRegistry
 from lifecycle.kernel import ControllerConfig
 
 __all__ = ["ResponseController"]
@@ -50,6 +50,10 @@ class ResponseController(ChainsBase, SyncPump):
         rng: the random source for backoff jitter and create-intent ids.
         store: a durable :class:`~adapters.store.RunStore`.
         crash_at: a named crash point (tests only).
+        approver: the approval hook, asked before a call of a tool registered
+            ``needs_approval`` (or an MCP approval request) goes ahead: a :class:`Decision`,
+            ``True``/``False``, or ``None`` (undecided: the drive ends ``held``); a coroutine
+            function works too.
         sleep: how to wait (tests pass one that moves a fake clock).
 
     Example::
@@ -74,6 +78,7 @@ class ResponseController(ChainsBase, SyncPump):
         store: RunStore | None = None,
         crash_at: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        approver: Approver | None = None,
     ) -> None:
         ChainsBase.__init__(
             self,
@@ -87,6 +92,7 @@ class ResponseController(ChainsBase, SyncPump):
             rng=rng,
             store=store,
             crash_at=crash_at,
+            approver=approver,
         )
         self._io = SyncBackend.for_client(client, self.config.request_timeout_s, sleep)
         self._redact = key_redactor(client.api_key)
