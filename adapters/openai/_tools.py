@@ -30,7 +30,7 @@ import anyio
 import anyio.to_thread
 
 from lifecycle import ToolOutput, ToolRegistry
-from lifecycle._dispatch import Prepared
+from lifecycle._dispatch import Prepared, cap_output
 from lifecycle.kernel import RunTools, ToolResult
 
 __all__ = ["ToolRunner", "run_tools_async", "run_tools_sync"]
@@ -64,10 +64,12 @@ class ToolRunner:
         redact = self._redact
         if redact is None:
             return out
-        text, full = redact(out.output), redact(out.full_output)
-        if text == out.output and full == out.full_output:
+        full = redact(out.full_output)
+        if full == out.full_output:
             return out
-        return ToolOutput(out.tool_call_id, text, full, error=out.error, truncated=out.truncated)
+        # redact the whole text, then cap it again: a key cut by the cap leaves nothing behind
+        text, truncated = cap_output(full, self._registry.max_output_chars)
+        return ToolOutput(out.tool_call_id, text, full, error=out.error, truncated=truncated)
 
     def late(self, prepared: Prepared, value: Any, error: BaseException | None) -> None:
         """A timed-out call finished after all: keep its result for the kernel (or the ledger)."""
