@@ -30,7 +30,7 @@ from adapters.simulator import (
 from adapters.temporal import TemporalOptions, replayer
 from tests.temporal.conftest import new_thread
 from tests.temporal.helpers import in_process_worker, new_queue, record_history
-from tests.temporal.tools import ORDER_TOOLS, SALES, read_sales
+from tests.temporal.tools import GATED_ORDER_TOOLS, ORDER_TOOLS, SALES, read_sales
 
 Aio = Callable[[Awaitable[Any]], Any]
 
@@ -260,3 +260,45 @@ def test_cancelling_the_workflow_interrupts_the_drive(
     assert report.cancel_requested
     cancels = server.sim.request_count("POST", f"/v1/threads/{thread}/runs/*/cancel")
     assert cancels == 1
+
+
+@pytest.mark.parametrize("approved", [True, False])
+def test_a_round_waits_durably_for_the_decide_signal(
+    aio: Aio, dev_env: Any, server: SimulatorServer, approved: bool
+) -> None:
+    """A chain whose tool needs approval: the workflow waits (a durable condition, no polling)
+    and says for what; the decide signal lets the tool run once, or answers the model with the
+    rejection; the history replays."""
+
+    async def go() -> tuple[Any, ...]:
+        queue = new_queue("approve")
+        async with in_process_worker(dev_env.client, server, GATED_ORDER_TOOLS, queue) as runs:
+            handle = await runs.start_chain(model="gpt-4o-mini", input="total?")
+            asking: list[dict[str, Any]] = []
+            for _ in range(200):
+                asking = await handle.awaiting_approval()
+                if asking:
+                    break
+                await asyncio.sleep(0.05)
+            requests_while_waiting = (await handle.state())["requests"]
+            await asyncio.sleep(1.0)
+            requests_later = (await handle.state())["requests"]
+            await handle.decide(asking[0]["call_id"], approved=approved, reason="checked by Sam")
+            report = await handle.result()
+            history = await handle.handle.fetch_history()
+        await replayer(GATED_ORDER_TOOLS).replay_workflow(history)
+        return asking, requests_while_waiting, requests_later, report
+
+    asking, before, after, report = aio(go())
+    assert [(a["name"], a["kind"]) for a in asking] == [("calculate_order_total", "function")]
+    assert after == before  # waiting for a person costs no requests
+    assert report.ok, report.ending_text
+    (call,) = report.tool_calls
+    assert call["state"] == "delivered"
+    chain = server.sim.response_chain(report.run_id)
+    (sent,) = chain[1].outputs
+    if approved:
+        assert sent.output == "135.0"
+    else:
+        assert "checked by Sam" in sent.output
+        assert "not_approved" in sent.output

@@ -14,9 +14,16 @@ import os
 from adapters.demo import ORDER_TOOLS
 from lifecycle import ToolRegistry
 
-__all__ = ["ORDER_TOOLS", "SALES", "read_sales"]
+__all__ = ["GATED_ORDER_TOOLS", "ORDER_TOOLS", "SALES", "read_sales"]
 
 SALES = ToolRegistry()
+
+#: the demo's order tools, each needing approval before it runs
+GATED_ORDER_TOOLS = ToolRegistry()
+for _name in ORDER_TOOLS.names:
+    _spec = ORDER_TOOLS.get(_name)
+    assert _spec is not None
+    GATED_ORDER_TOOLS.register(_spec.fn, name=_name, needs_approval=True)
 
 
 @SALES.tool
