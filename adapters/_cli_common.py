@@ -22,11 +22,12 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from lifecycle import ToolRegistry
+if TYPE_CHECKING:
+    from lifecycle import ToolRegistry
 
 __all__ = [
     "CliError",
@@ -36,6 +37,8 @@ __all__ = [
     "load_tools",
     "one_line",
     "quiet_library_logs",
+    "without_cycle_collector",
+    "write_stdout",
 ]
 
 #: exit status of bad input (click's own usage errors exit 2 too)
@@ -78,6 +81,40 @@ class OneLineErrors(click.Group):
             click.echo("Aborted.", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` and a newline to stdout at once (one write, not one per line).
+
+    Raises:
+        CliError: stdout cannot take it (a full disk: ``Error: cannot write stdout``); a reader
+            that went away (``| head``) ends the command quietly instead. Nothing more is
+            written to that stdout, not even at exit.
+    """
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if isinstance(exc, BrokenPipeError):
+            sys.exit(1)
+        raise CliError(f"cannot write stdout: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def without_cycle_collector() -> Iterator[None]:
+    """Python's cycle collector off for a block: checking a trace allocates one finding per
+    anomaly (hundreds of thousands, none in a cycle), and the collector would walk them all
+    again and again (a quarter of the time of ``check`` on 200,000). Restored after."""
+    import gc
+
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def quiet_library_logs() -> None:
@@ -148,6 +185,8 @@ def load_tools(path: str) -> ToolRegistry:
         CliError: not ``module:attr``, the module cannot be imported, the attribute is missing or
             is not a ``ToolRegistry``.
     """
+    from lifecycle import ToolRegistry
+
     module_name, sep, attr = path.partition(":")
     if not sep or not module_name or not attr:
         raise CliError(f"--tools must be module:attr (e.g. myapp.tools:TOOLS), not {path!r}")

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import click
 
-from adapters._cli_common import CliError, OneLineErrors, one_line
+from adapters._cli_common import (
+    CliError,
+    OneLineErrors,
+    one_line,
+    without_cycle_collector,
+    write_stdout,
+)
 from adapters.cli_runs import runs
 from adapters.cli_watch import watch
 from lifecycle import LIFECYCLES
@@ -53,18 +59,16 @@ def check(trace: Path, lifecycle_name: str, as_json: bool, live_policy: bool) ->
     """
     from lifecycle._trace import TraceError, check_trace, read_trace
 
-    try:
-        text = sys.stdin.read() if str(trace) == "-" else trace.read_text(encoding="utf-8")
-        observations = read_trace(text)
-    except (OSError, UnicodeDecodeError, TraceError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise CliError(f"cannot read trace {trace}: {reason}") from None
-    report = check_trace(observations, LIFECYCLES[lifecycle_name], assume_client=not live_policy)
-    if as_json:
-        click.echo(report.model_dump_json(indent=2))
-    else:
-        for line in report.lines():
-            click.echo(line)
+    with without_cycle_collector():
+        try:
+            text = sys.stdin.read() if str(trace) == "-" else trace.read_text(encoding="utf-8")
+            observations = read_trace(text)
+        except (OSError, UnicodeDecodeError, TraceError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise CliError(f"cannot read trace {trace}: {reason}") from None
+        spec = LIFECYCLES[lifecycle_name]
+        report = check_trace(observations, spec, assume_client=not live_policy)
+        write_stdout(report.model_dump_json(indent=2) if as_json else "\n".join(report.lines()))
     sys.exit(0 if report.ok else 1)
 
 
@@ -88,7 +92,9 @@ def diagram(lifecycle_name: str, fmt: str, out: Path | None, journal: Path | Non
     """Draw a lifecycle from its transition table (Mermaid, DOT, SVG or PNG)."""
     from adapters.diagram_cli import run_diagram
 
-    sys.exit(run_diagram(lifecycle_name, fmt, out, journal))
+    with without_cycle_collector():
+        code = run_diagram(lifecycle_name, fmt, out, journal)
+    sys.exit(code)
 
 
 def _profile_names() -> list[str]:

@@ -6,11 +6,16 @@ cycling through a status after the end, an unknown status and a different termin
 plain lines and JSON Lines), and measures:
 
 * ``core``: ``read_trace`` + ``check_trace`` + ``report.lines()`` in this process;
-* ``cli``: ``lifecycle check FILE`` in a fresh interpreter (exit code 1 expected), stdout
-  discarded (skip with ``--no-cli``).
+* ``overlay``: what ``lifecycle diagram --journal FILE`` does in this process: the trace replayed
+  into a run overlay (``load_run``) and drawn as Mermaid, with the size of the picture (its note
+  counts the anomalies per kind instead of listing them);
+* ``cli``: ``lifecycle check FILE`` and ``lifecycle diagram --journal FILE`` in a fresh
+  interpreter each (exit codes 1 and 0 expected), stdout discarded (skip with ``--no-cli``).
 
-Target: 200,000 anomalies checked in under 5 s (``core``), and the time per line at the largest
-size within 2x of the smallest (linear, not quadratic). Best of ``--repeats`` runs per size.
+Target: 200,000 anomalies checked in under 5 s (``core``, and the ``check`` command), the
+diagram of such a trace drawn in under 5 s with a note of a few lines, and the time per line at
+the largest size within 2x of the smallest (linear, not quadratic). Best of ``--repeats`` runs
+per size.
 
 Usage: ``python -m benchmarks.bench_trace [--quick] [--no-cli] [--sizes N,...] [--out PATH]``
 (default ``benchmarks/results/trace.json``).
@@ -26,8 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adapters.diagram_cli import load_run
 from benchmarks._common import environment, write_result
 from lifecycle import ASSISTANTS_RUN, check_trace, read_trace
+from lifecycle.diagram import to_mermaid
 
 TARGET_S = 5.0
 TARGET_SIZE = 200_000
@@ -62,14 +69,31 @@ def time_core(text: str, anomalies: int) -> dict[str, float]:
     return {"read_s": t1 - t0, "check_s": t2 - t1, "lines_s": t3 - t2, "total_s": t3 - t0}
 
 
-def time_cli(path: Path) -> float:
-    """Wall seconds of ``lifecycle check FILE`` in a fresh interpreter."""
-    cmd = [sys.executable, "-c", "from adapters.cli import main; main()", "check", str(path)]
+def time_overlay(text: str, anomalies: int) -> dict[str, float]:
+    """Seconds to replay a trace into a run overlay and draw it (``diagram --journal``)."""
+    t0 = time.perf_counter()
+    loaded = load_run(text, ASSISTANTS_RUN)
+    t1 = time.perf_counter()
+    mermaid = to_mermaid(ASSISTANTS_RUN, loaded.path)
+    t2 = time.perf_counter()
+    assert loaded.path.notes[0].startswith(f"{anomalies:,} anomalies: "), loaded.path.notes[0]
+    return {
+        "load_s": t1 - t0,
+        "draw_s": t2 - t1,
+        "total_s": t2 - t0,
+        "note_lines": len(loaded.path.notes),
+        "mermaid_bytes": len(mermaid.encode("utf-8")),
+    }
+
+
+def time_cli(path: Path, *args: str, expect: int) -> float:
+    """Wall seconds of ``lifecycle ARGS FILE`` in a fresh interpreter."""
+    cmd = [sys.executable, "-c", "from adapters.cli import main; main()", *args, str(path)]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - t0
-    if done.returncode != 1:  # anomalies found: exit 1
-        raise RuntimeError(f"lifecycle check exited {done.returncode}: {done.stderr[-500:]!r}")
+    if done.returncode != expect:
+        raise RuntimeError(f"lifecycle {args} exited {done.returncode}: {done.stderr[-500:]!r}")
     return elapsed
 
 
@@ -80,22 +104,37 @@ def measure(sizes: list[int], repeats: int, cli: bool) -> list[dict[str, Any]]:
             text = make_trace(n)
             runs = [time_core(text, n) for _ in range(repeats)]
             best = min(runs, key=lambda r: r["total_s"])
+            overlay = min(
+                (time_overlay(text, n) for _ in range(repeats)), key=lambda r: r["total_s"]
+            )
             row: dict[str, Any] = {
                 "anomalies": n,
                 "lines": n + 1,
                 "core": best,
                 "core_us_per_line": best["total_s"] / (n + 1) * 1e6,
+                "overlay": overlay,
+                "overlay_us_per_line": overlay["total_s"] / (n + 1) * 1e6,
             }
             if cli:
                 path = Path(tmp) / f"trace-{n}.txt"
                 path.write_text(text, encoding="utf-8")
-                row["cli_s"] = min(time_cli(path) for _ in range(max(1, repeats - 1)))
+                again = range(max(1, repeats - 1))
+                row["cli_s"] = min(time_cli(path, "check", expect=1) for _ in again)
+                row["cli_diagram_s"] = min(
+                    time_cli(path, "diagram", "--journal", expect=0) for _ in again
+                )
             out.append(row)
             print(
                 f"{n:>8,} anomalies: core {best['total_s']:.2f} s "
                 f"(read {best['read_s']:.2f}, check {best['check_s']:.2f}, "
-                f"lines {best['lines_s']:.2f}; {row['core_us_per_line']:.1f} us/line)"
-                + (f", cli {row['cli_s']:.2f} s" if cli else ""),
+                f"lines {best['lines_s']:.2f}; {row['core_us_per_line']:.1f} us/line); "
+                f"overlay {overlay['total_s']:.2f} s ({overlay['mermaid_bytes']:,} bytes, "
+                f"{overlay['note_lines']} note lines)"
+                + (
+                    f"; cli check {row['cli_s']:.2f} s, diagram {row['cli_diagram_s']:.2f} s"
+                    if cli
+                    else ""
+                ),
                 flush=True,
             )
     return out
@@ -125,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         "target_s_at_200k": TARGET_S,
         "core_s_at_200k": at_target["core"]["total_s"] if at_target else None,
         "cli_s_at_200k": at_target.get("cli_s") if at_target else None,
+        "overlay_s_at_200k": at_target["overlay"]["total_s"] if at_target else None,
+        "cli_diagram_s_at_200k": at_target.get("cli_diagram_s") if at_target else None,
+        "overlay_per_line_growth": large["overlay_us_per_line"] / small["overlay_us_per_line"],
         "repeats": repeats,
     }
     write_result(args.out, result)

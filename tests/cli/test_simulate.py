@@ -4,6 +4,7 @@ file works in process (``Simulator(scenarios=..., default_scenario=...)``)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import openai
@@ -222,3 +223,36 @@ def test_a_file_loaded_in_process(tmp_path: Path) -> None:
         client.close()
     assert outcome.text == "Refunded: A-1 refunded 12.50"
     assert done == ["A-1"]
+
+
+def test_the_documented_file_and_example_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/simulator.md: its TOML file loads, and its Python block runs next to it."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "simulator.md").read_text("utf-8")
+    (toml,) = re.findall(r"```toml\n(.*?)```", doc, flags=re.S)
+    (block,) = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    (tmp_path / "scenarios.toml").write_text(toml, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, object] = {}
+    exec(compile(block, "docs/simulator.md", "exec"), scope)
+    loaded = scope["loaded"]
+    assert loaded.default == "refund"  # type: ignore[attr-defined]
+    assert sorted(loaded.scenarios) == ["refund", "two-refunds"]  # type: ignore[attr-defined]
+    sim = scope["sim"]
+    assert sim.default_scenario == "refund"  # type: ignore[attr-defined]
+    tools, done = refund_tools()
+    client = scope["client"]
+    with assistants_quiet():
+        assistant = client.beta.assistants.create(model="m")  # type: ignore[attr-defined]
+        thread = client.beta.threads.create()  # type: ignore[attr-defined]
+    outcome = RunController(client, tools=tools).run(  # type: ignore[arg-type]
+        thread_id=thread.id, assistant_id=assistant.id, metadata={"scenario": "two-refunds"}
+    )
+    assert outcome.text == "Both: A-2 refunded 1.00, A-3 refunded 2.00"
+    assert [len(r) for r in sim.tool_outputs(outcome.run_id)] == [2]  # type: ignore[attr-defined]
+    assert done == ["A-2", "A-3"]
+    client.close()  # type: ignore[attr-defined]
+    sim.close()  # type: ignore[attr-defined]
+    for line in re.findall(r"^Error: scenarios\.toml: (.*)$", doc, flags=re.M):
+        assert line.split(": ", 1)[0].startswith("scenarios.")
