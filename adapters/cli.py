@@ -238,20 +238,28 @@ def worker(
     from lifecycle import ToolRegistry
 
     tools = load_tools(tools_path) if tools_path else ToolRegistry()
-    asyncio.run(
-        run_worker(
-            target,
-            task_queue=task_queue,
-            tools=tools,
-            namespace=namespace,
-            max_concurrent_activities=max_concurrent_activities,
-            sticky_timeout_s=sticky_timeout,
+    try:
+        asyncio.run(
+            run_worker(
+                target,
+                task_queue=task_queue,
+                tools=tools,
+                namespace=namespace,
+                max_concurrent_activities=max_concurrent_activities,
+                sticky_timeout_s=sticky_timeout,
+            )
         )
-    )
+    except RuntimeError as exc:
+        if not str(exc).startswith("Failed client connect"):
+            raise
+        click.echo(f"Error: cannot reach Temporal at {target}: {one_line(str(exc), 200)}", err=True)
+        code = 1
+    else:
+        code = 0
     sys.stdout.flush()
     sys.stderr.flush()
-    # the Temporal client can abort at interpreter exit (temporalio/sdk-python #300)
-    os._exit(0)
+    # the Temporal runtime can abort at interpreter exit (temporalio/sdk-python #300)
+    os._exit(code)
 
 
 main.add_command(watch)

@@ -238,3 +238,11 @@ def test_resume_with_tools_that_cannot_be_loaded(tmp_path: Path) -> None:
         )  # fmt: skip
         assert done.returncode == 2, path
         assert message in one_error_line(done), path
+
+
+def test_worker_against_a_temporal_that_is_not_there() -> None:
+    pytest.importorskip("temporalio", reason="the temporal extra is not installed")
+    port = _free_port()
+    done = lifecycle("worker", "--temporal", f"127.0.0.1:{port}", "--task-queue", "q", timeout=60)
+    assert done.returncode == 1
+    assert f"cannot reach Temporal at 127.0.0.1:{port}" in one_error_line(done)
