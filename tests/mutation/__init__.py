@@ -1,0 +1,1 @@
+"""Support for mutation runs (``python scripts/mutation.py``, see docs/mutation.md)."""
