@@ -133,7 +133,7 @@ class AsyncSide:
         from adapters.openai import AsyncResponseController
 
         self.loop = asyncio.Runner()
-        self.client = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
+        self.client = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY)
         self.controller = AsyncResponseController(self.client, tools=make_registry(tools))
 
     def drive(self, scenario: str) -> Ended:

@@ -7,7 +7,9 @@ call, until a response completes without calls. The SDK has no poll helper for r
 own tool runner refuses ``background``. This benchmark drives the same chains every way, side by
 side, in ONE run: one process, one :class:`~adapters.simulator.Simulator` per server profile
 served by uvicorn on loopback (real sockets), every side with its own real ``openai`` client
-(``max_retries=0``).
+made with the SDK's defaults, as a user makes it (``OpenAI(base_url=..., api_key=...)``; the
+controllers use it with ``max_retries=0``, being the one retry layer; no request here fails, so
+retries never happen).
 
 Sides:
 
@@ -16,14 +18,17 @@ Sides:
 * ``controller-async`` = ``AsyncResponseController(async_client, tools=registry).run(...)``
   (polling; one event loop for the whole profile, ``asyncio.Runner``);
 * ``controller-stream`` = ``ResponseController(..., stream=True)``;
-* ``loop-1s`` / ``loop-0.25s`` = **the hand-written SDK loop** a careful user writes without us
+* ``loop-2s`` / ``loop-1s`` / ``loop-0.25s`` = **the hand-written SDK loop** a careful user
+  writes without us
   (:func:`hand_loop`): ``client.responses.create(background=True, ...)``, then, as in the API's
   background-mode guide, ``while status in (queued, in_progress): sleep(interval); retrieve``;
   run the function calls (one after another), create the next response with
   ``previous_response_id`` and the ``function_call_output`` items, repeating ``model``,
-  ``instructions``, ``tools`` and ``metadata``. ``loop-1s`` (a fixed 1 s sleep) is the typical
-  loop, and the baseline of the ratios; ``loop-0.25s`` is a tighter one. Neither reads
-  ``openai-poll-after-ms`` (the SDK's typed ``retrieve`` does not show headers);
+  ``instructions``, ``tools`` and ``metadata``. ``loop-2s`` sleeps what the guide's example
+  sleeps (``sleep(2)``); ``loop-1s`` sleeps the SDK's own pollers' default (1 s; the baseline
+  of the ratios); ``loop-0.25s`` is a tight loop. None reads ``openai-poll-after-ms`` (the SDK's
+  typed ``retrieve`` does not show headers). The scenarios have one call per round, so running
+  calls one after another costs the loop nothing here;
 * ``sdk-runner-fg`` = the SDK's own ``openai.lib.responses_tool_runner.ResponsesToolRunner`` in
   **foreground** mode (it refuses ``background``, ``conversation`` and
   ``previous_response_id``): one blocking create per turn, the history resent as input. Not the
@@ -127,7 +132,7 @@ def run_profile(
     with SimulatorServer(sim) as server, contextlib.ExitStack() as stack:
 
         def client() -> openai.OpenAI:
-            c = openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0)
+            c = openai.OpenAI(base_url=server.base_url, api_key=API_KEY)
             return stack.enter_context(c)
 
         active = [make_side(name, client, server.base_url, stack, tool_seconds) for name in sides]
@@ -183,7 +188,10 @@ def run(
         "comparison": comparison(measured),
         "failures": failures(measured),
         "settings": {
-            "transport": "uvicorn on 127.0.0.1 (real sockets), openai clients, max_retries=0",
+            "transport": (
+                "uvicorn on 127.0.0.1 (real sockets); every side its own openai client with the "
+                "SDK's defaults (the controllers use it with max_retries=0)"
+            ),
             "profiles": list(measured),
             "scenarios": names,
             "sides": chosen,

@@ -9,8 +9,9 @@
   vs a bare ``AsyncOpenAI`` loop;
 * ``profile.json`` - ``profile_hot_path``: where the CPU of a steered run goes, controller vs bare;
 * ``chains.json``  - ``bench_chains``: Responses background chains, ``ResponseController`` (sync,
-  async, streaming) vs a hand-written SDK loop (1 s and 0.25 s sleeps) and the SDK's foreground
-  tool runner, side by side per server profile (about 3.5 minutes; ``--quick`` one profile).
+  async, streaming) vs a hand-written SDK loop (2 s, 1 s and 0.25 s sleeps) and the SDK's
+  foreground tool runner, side by side per server profile (about 7 minutes; ``--quick`` one
+  profile).
 
 Each benchmark runs in its own interpreter, so one's memory does not colour another's numbers.
 Default sizes finish in about 8 minutes on 2 cores (e2e about 3.5, e2e-slow about 2.5, scale

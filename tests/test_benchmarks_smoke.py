@@ -164,6 +164,13 @@ def test_chains_quick_every_side_completes_with_the_same_answer(tmp_path: Path) 
     }
     for row in rows:
         assert set(row["vs"]) == set(bench_chains.LOOPS) - {row["side"]}
+    # the hand-written loops sleep, then retrieve: with 10 ms steps a text response has ended by
+    # the first retrieve, so each loop makes a create and one retrieve, and waits its interval
+    assert {2.0, 1.0} <= set(bench_chains.LOOPS.values())  # the guide's and the SDK pollers'
+    for loop, interval in bench_chains.LOOPS.items():
+        cell = sides[loop]["text"]
+        assert cell["requests_by_kind"] == {"create": 1, "retrieve": 1}
+        assert cell["wall_s"]["min"] >= interval
 
 
 def test_run_all_knows_every_benchmark_and_mode(tmp_path: Path) -> None:
