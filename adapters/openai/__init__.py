@@ -35,6 +35,7 @@ from adapters.openai._outcome import (
 from adapters.openai._sync._controller import RunController
 from adapters.openai._sync._responses import ResponseController
 from adapters.openai._token import CancelToken
+from adapters.openai._webhooks import RefusedWebhook, WebhookInbox, WebhookRefused
 from lifecycle.kernel import (
     ActiveRunPolicy,
     ControllerConfig,
@@ -61,6 +62,7 @@ __all__ = [
     "EndingKind",
     "MessageCompleted",
     "RedactingFilter",
+    "RefusedWebhook",
     "ResponseChanged",
     "ResponseController",
     "ResponseOutcome",
@@ -75,4 +77,6 @@ __all__ = [
     "ToolCallRecord",
     "ToolsFinished",
     "ToolsStarted",
+    "WebhookInbox",
+    "WebhookRefused",
 ]

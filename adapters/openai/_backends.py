@@ -23,6 +23,7 @@ from openai import AsyncOpenAI, OpenAI
 
 from adapters.openai._logging import logger
 from adapters.openai._tools import ToolRunner, run_tools_async, run_tools_sync
+from adapters.openai._webhooks import WebhookInbox
 from adapters.openai._wire import next_event_async, next_event_sync, send_async, send_sync
 from lifecycle import ApprovalRequest, Decision, as_decision
 from lifecycle.kernel import (
@@ -90,6 +91,11 @@ class AsyncBackend:
         """Wait (never for a negative time)."""
         if seconds > 0:
             await self._sleep(seconds)
+
+    @staticmethod
+    async def wait_pushed(inbox: WebhookInbox, object_id: str, since: int, seconds: float) -> bool:
+        """Wait up to ``seconds`` (real time) for a webhook about ``object_id``."""
+        return await inbox.wait_async(object_id, since, max(0.0, seconds))
 
     async def run_tools(self, request: RunTools, runner: ToolRunner) -> list[ToolResult]:
         """Run a round's tools."""
@@ -170,6 +176,11 @@ class SyncBackend:
         """Wait (never for a negative time)."""
         if seconds > 0:
             self._sleep(seconds)
+
+    @staticmethod
+    def wait_pushed(inbox: WebhookInbox, object_id: str, since: int, seconds: float) -> bool:
+        """Wait up to ``seconds`` (real time) for a webhook about ``object_id``."""
+        return inbox.wait(object_id, since, max(0.0, seconds))
 
     def run_tools(self, request: RunTools, runner: ToolRunner) -> list[ToolResult]:
         """Run a round's tools."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from adapters.openai._errors import CRASH_POINTS
 from adapters.openai._logging import logger
+from adapters.openai._webhooks import WebhookInbox
 from adapters.store import CreateIntent, EffectPhase, RunStore, StoredRun
 from lifecycle import ApprovalRequest, Hooks, ToolRegistry
 from lifecycle.kernel import (
@@ -55,6 +56,8 @@ class ControllerBase:
             a tool registered ``needs_approval`` and every MCP approval request, before the
             round runs; ``None`` answers hold the drive (``held``). Without a hook every such
             call is undecided.
+        webhooks: a :class:`~adapters.openai.WebhookInbox`: waits between polls end early when
+            a verified webhook about the followed object arrives (real-time waits).
     """
 
     def __init__(
@@ -71,7 +74,10 @@ class ControllerBase:
         store: RunStore | None = None,
         crash_at: str | None = None,
         approver: Callable[[ApprovalRequest], Any] | None = None,
+        webhooks: WebhookInbox | None = None,
     ) -> None:
+        if webhooks is not None and not isinstance(webhooks, WebhookInbox):
+            raise TypeError(f"webhooks must be a WebhookInbox, not {type(webhooks).__name__}")
         if approver is not None and not callable(approver):
             raise TypeError(f"approver must be callable, not {type(approver).__name__}")
         if crash_at is not None and crash_at not in CRASH_POINTS:
@@ -93,6 +99,7 @@ class ControllerBase:
         self.store = store
         self.crash_at = crash_at
         self.approver = approver
+        self.webhooks = webhooks
         self._redact: Callable[[str], str] | None = None
 
     @staticmethod

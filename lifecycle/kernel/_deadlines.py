@@ -49,22 +49,28 @@ def deadline_due(d: Drive) -> str | None:
     return name if d.now > at else None
 
 
-def sleep(d: Drive, seconds: float) -> Flow:
-    """Wait ``seconds``, or until the next deadline if that comes first.
+def sleep(d: Drive, seconds: float, *, wake: bool = False) -> Flow:
+    """Wait ``seconds``, or until the next deadline if that comes first. ``wake``: a pushed
+    event about the run (a webhook) may end the wait early. Returns whether one did.
 
     Raises:
         DeadlineReached: the deadline came first (the wait was cut to it).
     """
     name, at = next_deadline(d)
     left = at - d.now
+    wake_on = d.run_id if wake else ""
     if seconds >= left:
         if left > 0:
-            yield from d.ask(Sleep(left))
+            reply = yield from d.ask(Sleep(left, wake_on))
+            if reply.value is True and d.now < at:
+                return True
         if d.now <= at:  # the driver's sleep may round down: never past the deadline
             d.now = max(d.now, at + 1e-9)
         raise DeadlineReached(name)
     if seconds > 0:
-        yield from d.ask(Sleep(seconds))
+        reply = yield from d.ask(Sleep(seconds, wake_on))
+        return reply.value is True
+    return False
 
 
 def on_deadline(d: Drive, name: str) -> Flow:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from lifecycle._ledger import ToolLedger
 from lifecycle._machine import RunLifecycle
-from lifecycle._records import DispatchTools
+from lifecycle._records import DispatchTools, Via
 from lifecycle.kernel._binding import Flow
 from lifecycle.kernel._cancel import send_cancel
 from lifecycle.kernel._deadlines import deadline_due, on_deadline
@@ -140,8 +140,8 @@ def follow(d: Drive) -> Flow:
         try:
             if due is not None:
                 raise DeadlineReached(due)
-            yield from d.sleep(d.schedule.wait)
-            yield from poll(d)
+            woken = yield from d.sleep(d.schedule.wait, wake=True)
+            yield from poll(d, Via.WEBHOOK if woken else Via.POLL)
         except DeadlineReached as reached:
             yield from on_deadline(d, reached.name)
             continue

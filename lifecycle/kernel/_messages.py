@@ -206,9 +206,17 @@ class ApiCall:
 
 @dataclass(frozen=True, slots=True)
 class Sleep:
-    """Wait ``seconds``. Reply: nothing but the clock readings."""
+    """Wait ``seconds``. Reply: ``True`` when a pushed event about ``wake_on`` (a verified
+    webhook) ended the wait early, else nothing but the clock readings.
+
+    Attributes:
+        seconds: how long to wait.
+        wake_on: the object whose pushed events may end the wait (``""``: none may); a driver
+            without a webhook inbox ignores it.
+    """
 
     seconds: float
+    wake_on: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,9 @@ def read(d: Drive) -> Flow:
     d.schedule.after_poll(response.headers, d.now)
 
 
-def poll(d: Drive) -> Flow:
-    """Poll the run. A failed or garbled poll is a lost observation: the loop polls again."""
+def poll(d: Drive, via: Via = Via.POLL) -> Flow:
+    """Poll the run. A failed or garbled poll is a lost observation: the loop polls again.
+    ``via``: ``webhook`` when a verified webhook about the run made the drive look now."""
     try:
         response = yield from d.call("retrieve", d.binding.retrieve(d.scope, d.run_id))
     except CallFailed as failed:
@@ -50,5 +51,5 @@ def poll(d: Drive) -> Flow:
         )
         d.schedule.after_failure(parsed, d.now)
         return
-    yield from d.observe(parsed, Via.POLL)
+    yield from d.observe(parsed, via)
     d.schedule.after_poll(response.headers, d.now)

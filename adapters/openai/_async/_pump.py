@@ -87,6 +87,7 @@ class AsyncPump(ControllerBase):
         (when ``events``) and finally :class:`RunFinished`."""
         clock, wall = self.clock, self.wall_clock
         streams: list[Any] = []
+        marks: dict[str, int] = {}  # webhook counts per object when it was last read
         try:
             request = next(flow)
             while True:
@@ -97,7 +98,7 @@ class AsyncPump(ControllerBase):
                         yield public
                     reply = Reply(None, None, clock(), wall(), runner.drain())
                 else:
-                    reply = await self._perform(request, drive, runner, streams)
+                    reply = await self._perform(request, drive, runner, streams, marks)
                 try:
                     request = flow.send(reply)
                 except StopIteration as stop:
@@ -117,16 +118,21 @@ class AsyncPump(ControllerBase):
                     await self._io.close_stream(handle)
 
     async def _perform(
-        self, request: Request, drive: Drive, runner: ToolRunner, streams: list[Any]
+        self,
+        request: Request,
+        drive: Drive,
+        runner: ToolRunner,
+        streams: list[Any],
+        marks: dict[str, int],
     ) -> Reply:
         """Carry out one request (all but ``Emit``); crash points fire here, at the seam."""
         io = self._io
         value: Any = None
         failure: Failure | None = None
         if isinstance(request, ApiCall):
-            value, failure = await self._send(request, drive, streams)
+            value, failure = await self._send(request, drive, streams, marks)
         elif isinstance(request, Sleep):
-            await io.sleep(request.seconds)
+            value = await self._wait(request, marks)
         elif isinstance(request, AskApproval):
             value = await io.approve(request, self.approver)
         elif isinstance(request, RunTools):
@@ -150,10 +156,21 @@ class AsyncPump(ControllerBase):
             value = await io.store(self._store_action(request))
         return Reply(value, failure, self.clock(), self.wall_clock(), runner.drain())
 
+    async def _wait(self, request: Sleep, marks: dict[str, int]) -> bool | None:
+        """Sleep; with a webhook inbox, a wait between polls ends at a webhook about the run."""
+        inbox = self.webhooks
+        if inbox is None or not request.wake_on:
+            await self._io.sleep(request.seconds)
+            return None
+        since = marks.get(request.wake_on, 0)
+        return await self._io.wait_pushed(inbox, request.wake_on, since, request.seconds)
+
     async def _send(
-        self, request: ApiCall, drive: Drive, streams: list[Any]
+        self, request: ApiCall, drive: Drive, streams: list[Any], marks: dict[str, int]
     ) -> tuple[Any, Failure | None]:
         """Send an API request; an SDK exception becomes a :class:`Failure`."""
+        if self.webhooks is not None and request.op == "retrieve":  # what this read covers
+            marks[drive.run_id] = self.webhooks.count(drive.run_id)
         crash = self.crash_at
         if crash == "before_submit" and request.op == "submit":
             raise CrashPoint(crash)

@@ -21,6 +21,7 @@ from adapters.openai._base import key_redactor
 from adapters.openai._chain_outcome import ChainEvent, ResponseOutcome
 from adapters.openai._chains import ChainsBase
 from adapters.openai._token import CancelToken
+from adapters.openai._webhooks import WebhookInbox
 from adapters.store import RunStore
 from lifecycle import AsyncApprover, Hooks, ToolRegistry
 from lifecycle.kernel import ControllerConfig
@@ -53,6 +54,9 @@ class AsyncResponseController(ChainsBase, AsyncPump):
             ``needs_approval`` (or an MCP approval request) goes ahead: a :class:`Decision`,
             ``True``/``False``, or ``None`` (undecided: the drive ends ``held``); a coroutine
             function works too.
+        webhooks: a :class:`WebhookInbox` your webhook endpoint feeds: a verified
+            ``response.*`` event ends the wait before the next poll (journaled ``via="webhook"``),
+            so ``poll_interval_s`` can be long.
         sleep: how to wait (tests pass one that moves a fake clock).
 
     Example::
@@ -78,6 +82,7 @@ class AsyncResponseController(ChainsBase, AsyncPump):
         crash_at: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         approver: AsyncApprover | None = None,
+        webhooks: WebhookInbox | None = None,
     ) -> None:
         ChainsBase.__init__(
             self,
@@ -92,6 +97,7 @@ class AsyncResponseController(ChainsBase, AsyncPump):
             store=store,
             crash_at=crash_at,
             approver=approver,
+            webhooks=webhooks,
         )
         self._io = AsyncBackend.for_client(client, self.config.request_timeout_s, sleep)
         self._redact = key_redactor(client.api_key)

@@ -89,6 +89,7 @@ class SyncPump(ControllerBase):
         (when ``events``) and finally :class:`RunFinished`."""
         clock, wall = self.clock, self.wall_clock
         streams: list[Any] = []
+        marks: dict[str, int] = {}  # webhook counts per object when it was last read
         try:
             request = next(flow)
             while True:
@@ -99,7 +100,7 @@ class SyncPump(ControllerBase):
                         yield public
                     reply = Reply(None, None, clock(), wall(), runner.drain())
                 else:
-                    reply = self._perform(request, drive, runner, streams)
+                    reply = self._perform(request, drive, runner, streams, marks)
                 try:
                     request = flow.send(reply)
                 except StopIteration as stop:
@@ -119,16 +120,21 @@ class SyncPump(ControllerBase):
                     self._io.close_stream(handle)
 
     def _perform(
-        self, request: Request, drive: Drive, runner: ToolRunner, streams: list[Any]
+        self,
+        request: Request,
+        drive: Drive,
+        runner: ToolRunner,
+        streams: list[Any],
+        marks: dict[str, int],
     ) -> Reply:
         """Carry out one request (all but ``Emit``); crash points fire here, at the seam."""
         io = self._io
         value: Any = None
         failure: Failure | None = None
         if isinstance(request, ApiCall):
-            value, failure = self._send(request, drive, streams)
+            value, failure = self._send(request, drive, streams, marks)
         elif isinstance(request, Sleep):
-            io.sleep(request.seconds)
+            value = self._wait(request, marks)
         elif isinstance(request, AskApproval):
             value = io.approve(request, self.approver)
         elif isinstance(request, RunTools):
@@ -152,10 +158,21 @@ class SyncPump(ControllerBase):
             value = io.store(self._store_action(request))
         return Reply(value, failure, self.clock(), self.wall_clock(), runner.drain())
 
+    def _wait(self, request: Sleep, marks: dict[str, int]) -> bool | None:
+        """Sleep; with a webhook inbox, a wait between polls ends at a webhook about the run."""
+        inbox = self.webhooks
+        if inbox is None or not request.wake_on:
+            self._io.sleep(request.seconds)
+            return None
+        since = marks.get(request.wake_on, 0)
+        return self._io.wait_pushed(inbox, request.wake_on, since, request.seconds)
+
     def _send(
-        self, request: ApiCall, drive: Drive, streams: list[Any]
+        self, request: ApiCall, drive: Drive, streams: list[Any], marks: dict[str, int]
     ) -> tuple[Any, Failure | None]:
         """Send an API request; an SDK exception becomes a :class:`Failure`."""
+        if self.webhooks is not None and request.op == "retrieve":  # what this read covers
+            marks[drive.run_id] = self.webhooks.count(drive.run_id)
         crash = self.crash_at
         if crash == "before_submit" and request.op == "submit":
             raise CrashPoint(crash)

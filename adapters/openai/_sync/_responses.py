@@ -22,6 +22,7 @@ from adapters.openai._chain_outcome import ChainEvent, ResponseOutcome
 from adapters.openai._chains import ChainsBase
 from adapters.openai._sync._pump import SyncPump
 from adapters.openai._token import CancelToken
+from adapters.openai._webhooks import WebhookInbox
 from adapters.store import RunStore
 from lifecycle import Approver, Hooks, ToolRegistry
 from lifecycle.kernel import ControllerConfig
@@ -54,6 +55,9 @@ class ResponseController(ChainsBase, SyncPump):
             ``needs_approval`` (or an MCP approval request) goes ahead: a :class:`Decision`,
             ``True``/``False``, or ``None`` (undecided: the drive ends ``held``); a coroutine
             function works too.
+        webhooks: a :class:`WebhookInbox` your webhook endpoint feeds: a verified
+            ``response.*`` event ends the wait before the next poll (journaled ``via="webhook"``),
+            so ``poll_interval_s`` can be long.
         sleep: how to wait (tests pass one that moves a fake clock).
 
     Example::
@@ -79,6 +83,7 @@ class ResponseController(ChainsBase, SyncPump):
         crash_at: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         approver: Approver | None = None,
+        webhooks: WebhookInbox | None = None,
     ) -> None:
         ChainsBase.__init__(
             self,
@@ -93,6 +98,7 @@ class ResponseController(ChainsBase, SyncPump):
             store=store,
             crash_at=crash_at,
             approver=approver,
+            webhooks=webhooks,
         )
         self._io = SyncBackend.for_client(client, self.config.request_timeout_s, sleep)
         self._redact = key_redactor(client.api_key)
