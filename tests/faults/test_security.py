@@ -121,3 +121,72 @@ def test_a_tool_output_carrying_the_key_is_redacted_everywhere(world: World) -> 
     _assert_clean(submitted, "submitted outputs")
     _assert_clean(list(iter_text(out)), "outcome repr")
     _assert_clean([out.to_json()], "outcome JSON")
+
+
+#: third-party credentials a tool may come across, in every form redact_secrets knows
+FOREIGN = {
+    "token=": "tok-foreign-AAAA1111",
+    "json api_key": "key-foreign-BBBB2222",
+    "basic": "YmFzaWMtZm9yZWlnbi1DQ0NDMzMzMw",
+    "secret:": "sec-foreign-DDDD4444",
+}
+
+
+def test_foreign_credentials_in_tool_outputs_and_errors_reach_nothing(
+    world: World, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """A tool returns ``token=...`` and a JSON ``"api_key"``, another raises with an
+    ``Authorization: Basic`` header and a ``secret:``: none of the values reaches the submitted
+    outputs, the logs (DEBUG), the controller's or the outcome's repr, the outcome's JSON, the
+    journal, the snapshot, the ledger or the store's file."""
+    caplog.set_level(logging.DEBUG)
+    tools = ToolRegistry()
+
+    @tools.tool
+    def fetch(order: str) -> dict[str, str]:
+        """Returns what an upstream service said, credentials included (a careless tool)."""
+        return {
+            "note": f"called with token={FOREIGN['token=']}",
+            "config": json.dumps({"api_key": FOREIGN["json api_key"]}),
+        }
+
+    @tools.tool
+    def fail(order: str) -> str:
+        """Raises with the request's headers in its message."""
+        raise RuntimeError(
+            f"401 for Authorization: Basic {FOREIGN['basic']} secret: {FOREIGN['secret:']}"
+        )
+
+    calls = (ToolCallSpec.of("fetch", {"order": "a"}), ToolCallSpec.of("fail", {"order": "b"}))
+    meta = world.scenario("foreign", Scenario((Queue(), CallTools(calls), Answer("{outputs}"))))
+    store = RunStore(tmp_path / "runs.db")
+    controller = world.controller(tools, store=store)
+    out = controller.run(thread_id=world.thread(), assistant_id=world.assistant_id, metadata=meta)
+    assert out.status == "completed"
+    stored = store.load(out.run_id)
+    store.close()
+    submitted = [o.output for r in world.sim.tool_outputs(out.run_id) for o in r]
+    assert len(submitted) == 2
+    assert any("[redacted]" in s for s in submitted)
+    texts = {
+        "submitted outputs": submitted,
+        "logs": [r.getMessage() for r in caplog.records]
+        + [json.dumps({k: str(v) for k, v in r.__dict__.items()}) for r in caplog.records],
+        "reprs": list(iter_text(controller, out)),
+        "outcome JSON": [out.to_json()],
+        "journal": list(iter_text(*out.history, *out.anomalies, *out.tool_calls)),
+        "snapshot and ledger": [
+            out.snapshot.model_dump_json() if out.snapshot is not None else "",
+            out.ledger.model_dump_json(),
+        ],
+        "store": list(iter_text(stored)),
+    }
+    raw = (tmp_path / "runs.db").read_bytes()
+    wal = tmp_path / "runs.db-wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    for where, found in texts.items():
+        for text in found:
+            for form, value in FOREIGN.items():
+                assert value not in text, f"{form} credential leaked in {where}"
+    for form, value in FOREIGN.items():
+        assert value.encode() not in raw, f"{form} credential leaked in the store's file"

@@ -12,13 +12,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_bench_temporal_quick_writes_its_result(tmp_path: Path) -> None:
     out = tmp_path / "temporal.json"
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_temporal", "--quick", "--out", str(out)],
         cwd=ROOT,
-        check=True,
         capture_output=True,
+        text=True,
         timeout=240,
     )
+    assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text(encoding="utf-8"))
     for side in ("temporal", "inprocess"):
         assert result[side]["completed_with_one_delivered_call"] == result[side]["runs"] == 20
