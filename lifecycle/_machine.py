@@ -151,6 +151,12 @@ class RunLifecycle:
         """How many anomalies were recorded (without copying them)."""
         return len(self._anomalies) if self._anomalies is not None else 0
 
+    def record_foreign(self, object_id: str, *, via: str, at: float | None = None) -> None:
+        """Record an answer about another object than the one this lifecycle follows (an
+        :attr:`AnomalyKind.FOREIGN_OBJECT` anomaly); the state does not change."""
+        detail = "an answer about another object; not applied"
+        self._anomaly(AnomalyKind.FOREIGN_OBJECT, object_id, via, at, detail)
+
     def anomalies_since(self, count: int) -> tuple[Anomaly, ...]:
         """The anomalies recorded after the first ``count``, oldest first.
 

@@ -44,6 +44,9 @@ class AnomalyKind(StrEnum):
     TOOL_CALLS_CHANGED = "tool_calls_changed"  #: the same requires_action with other calls
     STALE_ROUND = "stale_round"  #: requires_action asking only for calls already answered
     HOOK_FAILED = "hook_failed"  #: a user hook raised; the engine went on
+    #: an answer about another object than the one followed (a chain's earlier response read
+    #: again where the current one was asked for, a misrouted answer); not applied
+    FOREIGN_OBJECT = "foreign_object"
 
 
 #: Anomaly kinds that mean an observation was rejected (the state did not follow the server).
@@ -54,6 +57,7 @@ REJECTING_KINDS: frozenset[str] = frozenset(
         AnomalyKind.AFTER_TERMINAL,
         AnomalyKind.TERMINAL_FLIP,
         AnomalyKind.STALE_ROUND,
+        AnomalyKind.FOREIGN_OBJECT,
     }
 )
 

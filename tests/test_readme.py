@@ -61,3 +61,17 @@ def test_readme_states_the_two_setup_commands() -> None:
     assert test_command in text
     assert test_command in ci
     assert "pip install -e . && lifecycle demo" in text
+
+
+def test_responses_chain_example_runs_against_the_simulator(capsys: Any) -> None:
+    """The Responses chain example completes the order-total chain in two responses and prints
+    what its comment says."""
+    block = next(b for b in python_blocks() if "ResponseController" in b)
+    scope: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    chain = scope["chain"]
+    assert chain.status == "completed"  # type: ignore[attr-defined]
+    assert [t.state for t in chain.tool_calls] == ["delivered"]  # type: ignore[attr-defined]
+    printed = capsys.readouterr().out.strip()
+    comment = block.rstrip().splitlines()[-1].split("# ")[-1].strip()
+    assert printed == comment

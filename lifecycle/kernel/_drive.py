@@ -190,10 +190,10 @@ class Drive:
 
     # -- time ----------------------------------------------------------------------------------
 
-    def sleep(self, seconds: float) -> Flow:
-        """Wait ``seconds``, or until the next deadline if that comes first (then raises
-        ``DeadlineReached``; see ``_deadlines.py``)."""
-        return _deadlines.sleep(self, seconds)
+    def sleep(self, seconds: float, *, wake: bool = False) -> Flow:
+        """Wait ``seconds``, or until the next deadline (then raises ``DeadlineReached``);
+        ``wake``: a webhook about the run may end it early (returns whether one did)."""
+        return _deadlines.sleep(self, seconds, wake=wake)
 
     # -- observing -----------------------------------------------------------------------------
 
@@ -213,7 +213,8 @@ class Drive:
             self.run_id = obs.id
             if obs.id not in self.object_ids:
                 self.object_ids.append(obs.id)
-        elif obs.id != self.run_id:
+        elif obs.id != self.run_id:  # a stale read across a chain, a misrouted answer
+            self.lc.record_foreign(obs.id, via=via, at=self.wall)
             yield from self.note(
                 logging.WARNING, "an answer about another run; ignored", seen=obs.id
             )

@@ -279,3 +279,47 @@ def test_the_chain_resumed_without_its_create_arguments_reads_them_from_the_last
     assert nxt is not None
     assert (nxt["model"], nxt["instructions"]) == ("gpt-test", "be brief")
     assert json.dumps(nxt["tools"]) == json.dumps([{"type": "function", "name": "add"}])
+
+
+def test_an_older_status_after_a_newer_one_is_an_anomaly_not_acted_on(
+    calc_tools: CountingTools,
+) -> None:
+    """A retrieve that answers an older status (queued after in_progress) is a stale read: an
+    anomaly in the journal, no move, no request because of it; the chain goes on."""
+    d = chain_drive(calc_tools)
+    script = Script().add(
+        ok(response("in_progress")),
+        ok(response("queued")),  # stale: a replica behind the one that said in_progress
+        ok(response("completed", output=answer("done"))),
+    )
+    result = script.play(d.create(ARGS, op_id="op_1"))
+    assert result.ending.kind is EndingKind.TERMINAL
+    assert result.ending.status == "completed"
+    assert [(e.source, e.dest) for e in result.history] == [
+        ("queued", "in_progress"),
+        ("in_progress", "completed"),
+    ]
+    assert [(a.observed, a.state) for a in result.anomalies] == [("queued", "in_progress")]
+    assert [c.op for c in script.calls()] == ["create", "retrieve", "retrieve"]
+
+
+def test_a_replay_of_the_answered_response_on_the_next_ones_read_is_not_a_new_round(
+    calc_tools: CountingTools,
+) -> None:
+    """The next response's retrieve answers with the previous response (the round we already
+    answered, another id): a stale read across responses. No new round, no second create, the
+    tool never runs again; the next read goes on with the response we follow."""
+    d = chain_drive(calc_tools)
+    script = Script().add(
+        ok(response("completed", output=[CALL])),
+        ok(response("queued", rid="resp_2")),  # the next response
+        ok(response("completed", output=[CALL])),  # resp_1 again, on resp_2's read
+        ok(response("completed", rid="resp_2", output=answer("3"))),
+    )
+    result = script.play(d.create(ARGS, op_id="op_1"))
+    assert result.ending.kind is EndingKind.TERMINAL
+    assert result.ending.status == "completed"
+    assert result.object_ids == ("resp_1", "resp_2")
+    assert calc_tools.runs["add"] == 1
+    assert [c.op for c in script.calls()] == ["create", "submit", "retrieve", "retrieve"]
+    assert result.anomalies, "the replayed response is recorded"
