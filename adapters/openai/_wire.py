@@ -105,21 +105,27 @@ def _response(raw: httpx2.Response) -> HttpResponse:
 def send_sync(client: openai.OpenAI, http: HttpRequest) -> HttpResponse | StreamOpened:
     """Send ``http`` with a sync client (SDK exceptions propagate; see :func:`failure_of`)."""
     options = _options(http)
-    if http.method == "GET":
-        raw = client.get(http.path, cast_to=httpx2.Response, options=options)
-        return _response(raw)
     body = dict(http.body) if http.body is not None else None
     if not http.stream:
-        raw = client.post(http.path, cast_to=httpx2.Response, body=body, options=options)
+        if http.method == "GET":
+            raw = client.get(http.path, cast_to=httpx2.Response, options=options)
+        else:
+            raw = client.post(http.path, cast_to=httpx2.Response, body=body, options=options)
         return _response(raw)
-    stream = client.post(
-        http.path,
-        cast_to=object,
-        body=body,
-        options=options,
-        stream=True,
-        stream_cls=openai.Stream[object],
-    )
+    stream_cls = openai.Stream[object]
+    if http.method == "GET":  # a stream resumed (Responses: ?stream=true&starting_after=N)
+        stream = client.get(
+            http.path, cast_to=object, options=options, stream=True, stream_cls=stream_cls
+        )
+    else:
+        stream = client.post(
+            http.path,
+            cast_to=object,
+            body=body,
+            options=options,
+            stream=True,
+            stream_cls=stream_cls,
+        )
     response = stream.response
     if _SSE not in response.headers.get("content-type", ""):
         response.read()  # a server that ignores stream=true answers with the object itself
@@ -131,21 +137,27 @@ def send_sync(client: openai.OpenAI, http: HttpRequest) -> HttpResponse | Stream
 async def send_async(client: openai.AsyncOpenAI, http: HttpRequest) -> HttpResponse | StreamOpened:
     """Send ``http`` with an async client (the twin of :func:`send_sync`)."""
     options = _options(http)
-    if http.method == "GET":
-        raw = await client.get(http.path, cast_to=httpx2.Response, options=options)
-        return _response(raw)
     body = dict(http.body) if http.body is not None else None
     if not http.stream:
-        raw = await client.post(http.path, cast_to=httpx2.Response, body=body, options=options)
+        if http.method == "GET":
+            raw = await client.get(http.path, cast_to=httpx2.Response, options=options)
+        else:
+            raw = await client.post(http.path, cast_to=httpx2.Response, body=body, options=options)
         return _response(raw)
-    stream = await client.post(
-        http.path,
-        cast_to=object,
-        body=body,
-        options=options,
-        stream=True,
-        stream_cls=openai.AsyncStream[object],
-    )
+    stream_cls = openai.AsyncStream[object]
+    if http.method == "GET":  # a stream resumed (Responses: ?stream=true&starting_after=N)
+        stream = await client.get(
+            http.path, cast_to=object, options=options, stream=True, stream_cls=stream_cls
+        )
+    else:
+        stream = await client.post(
+            http.path,
+            cast_to=object,
+            body=body,
+            options=options,
+            stream=True,
+            stream_cls=stream_cls,
+        )
     response = stream.response
     if _SSE not in response.headers.get("content-type", ""):
         await response.aread()
