@@ -173,14 +173,19 @@ def test_a_user_cancel_cancels_the_live_response(kind: str, env: Env) -> None:
 
 
 def test_cancel_method_and_a_lost_race(kind: str, env: Env) -> None:
-    """cancel(response_id=...) on a response whose scenario loses the race."""
+    """cancel(response_id=...) on a response whose scenario loses the race: the cancel's answer
+    (cancelled) is what the cancel reports; a later drive() reads what it became."""
     raw = env.client.responses.create(
         model="sim-model", input="x", background=True, metadata={"scenario": "cancel-loses-race"}
     )
-    out = chains(kind, env, make_toolbox()).call("cancel", response_id=raw.id)
-    assert out.status in ("cancelled", "completed")
-    assert out.cancel_requested
-    assert out.cancel_lost_race == (out.status == "completed")
+    c = chains(kind, env, make_toolbox())
+    out = c.call("cancel", response_id=raw.id)
+    assert (out.status, out.cancel_requested, out.cancel_lost_race) == ("cancelled", True, False)
+    assert env.sim.request_count("POST", RESPONSES + "/*/cancel") == 1
+    env.clock.advance(1.0)  # the response flips: cancelled, then completed anyway
+    again = c.call("drive", response_id=raw.id)
+    assert (again.status, again.output_text) == ("completed", "Finished anyway.")
+    assert env.sim.request_count("POST", RESPONSES + "/*/cancel") == 1  # drive() never cancels
 
 
 def test_a_lost_create_answer_is_never_sent_again(kind: str, env: Env) -> None:
