@@ -197,7 +197,7 @@ def test_long_runs_continue_as_new_and_never_rerun_a_tool(
     log = tmp_path / "sales.log"
     monkeypatch.setenv("LIFECYCLE_SALES_LOG", str(log))
     server.sim.add_scenario("slow-two-sales", SLOW_TWO_SALES)
-    options = TemporalOptions(continue_as_new_events=60)
+    options = TemporalOptions(continue_as_new_events=40)
 
     async def go() -> tuple[Any, Any]:
         queue = new_queue("can")
@@ -216,7 +216,7 @@ def test_long_runs_continue_as_new_and_never_rerun_a_tool(
 
     report, history = aio(go())
     assert report.ok, report.ending_text
-    assert report.continued >= 2, "the history budget should have forced continue-as-new"
+    assert report.continued >= 2, f"continued {report.continued} times: expected at least 2"
     assert report.text == "sold: sale first recorded, sale second recorded"
     assert [c["state"] for c in report.tool_calls] == ["delivered", "delivered"]
     assert [(phase, order) for phase, order, _ in read_sales(str(log))] == [
