@@ -38,19 +38,21 @@ import argparse
 import gc
 import statistics
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from transitions import Machine
-from transitions.core import EventData
-
 from benchmarks._common import environment, write_result
-from lifecycle import ASSISTANTS_RUN, RunLifecycle, ToolCall
-from lifecycle._guards import GuardContext, cancel_was_requested, outputs_cover_required_calls
+from benchmarks._engine_bare import (
+    CALLS,
+    NS,
+    TERMINAL,
+    bare_batch,
+    bare_machine,
+    bare_pass,
+)
+from lifecycle import RunLifecycle
 
-NS = time.perf_counter_ns
 TARGET_RATIO = 1.3
 
 # one tool round: the edges of a typical run, as (trigger, status) pairs
@@ -61,77 +63,7 @@ TRACE = [
     ("start", "in_progress"),
     ("complete", "completed"),
 ]
-CALLS = (ToolCall("call_1", "calculate_order_total", "{}"),)
-SUBMITTED = frozenset({"call_1"})
-#: the terminal edges out of in_progress, as (status, trigger); runs cycle through them
-TERMINAL = (
-    ("completed", "complete"),
-    ("failed", "fail"),
-    ("incomplete", "end_incomplete"),
-    ("expired", "expire"),
-)
 KINDS = ("plain", "awaiting", "submit", "terminal", "inferred", "mix")
-
-
-class BareModel:
-    """The bare side's model: its status, a command list and the guard context."""
-
-    __slots__ = ("_status", "commands", "ctx")
-
-    def __init__(self, status: str = "queued", ctx: GuardContext | None = None) -> None:
-        self._status = status
-        self.commands: list[str] = []
-        self.ctx = ctx if ctx is not None else GuardContext()
-
-
-def _bare_record(ev: EventData) -> None:
-    model: BareModel = ev.model
-    model.commands.append(model._status)
-
-
-def _bare_submit_guard(ev: EventData) -> bool:
-    model: BareModel = ev.model
-    return outputs_cover_required_calls(model.ctx, ev.kwargs) is None
-
-
-def _bare_cancel_guard(ev: EventData) -> bool:
-    model: BareModel = ev.model
-    return cancel_was_requested(model.ctx, ev.kwargs) is None
-
-
-_BARE_GUARDS = {
-    "outputs_cover_required_calls": _bare_submit_guard,
-    "cancel_was_requested": _bare_cancel_guard,
-}
-
-
-def bare_machine() -> Machine:
-    """The same table as a bare ``transitions`` machine: same states and ``model_attribute``,
-    list-appending ``on_enter`` callbacks, the guards as plain conditions."""
-    spec = ASSISTANTS_RUN
-    states: list[dict[str, Any]] = []
-    for s in spec.states:
-        state: dict[str, Any] = {"name": s.value}
-        if s in spec.awaiting_client or s in spec.terminal:
-            state["on_enter"] = [_bare_record]
-        if s in spec.terminal:
-            state["final"] = True
-        states.append(state)
-    transitions: list[dict[str, Any]] = []
-    for e in spec.edges:
-        t: dict[str, Any] = {"trigger": e.trigger, "source": e.source, "dest": e.dest}
-        if e.guard is not None:
-            t["conditions"] = [_BARE_GUARDS[e.guard]]
-        transitions.append(t)
-    return Machine(
-        model=None,
-        states=states,
-        transitions=transitions,
-        initial="queued",
-        auto_transitions=False,
-        send_event=True,
-        model_attribute="_status",
-    )
 
 
 # -- the engine side: batches in each kind's source state, and the timed passes ------------------
@@ -211,68 +143,6 @@ def _check_engine(kind: str, batch: list[RunLifecycle]) -> None:
         assert len(lc.take_commands()) == commands, (kind, lc)
 
 
-# -- the bare side -------------------------------------------------------------------------------
-
-
-def _bare_batch(kind: str, runs: int) -> list[BareModel]:
-    if kind in ("awaiting", "terminal"):
-        return [BareModel("in_progress") for _ in range(runs)]
-    if kind == "submit":
-        return [
-            BareModel(
-                "requires_action", GuardContext(tool_calls=CALLS, submitted_call_ids=SUBMITTED)
-            )
-            for _ in range(runs)
-        ]
-    if kind == "mix":
-        return [
-            BareModel("queued", GuardContext(tool_calls=CALLS, submitted_call_ids=SUBMITTED))
-            for _ in range(runs)
-        ]
-    return [BareModel("queued") for _ in range(runs)]
-
-
-def _bare_pass(kind: str, batch: list[BareModel], machine: Machine) -> int:
-    events = machine.events
-    start, require, complete = events["start"], events["require_action"], events["complete"]
-    submit = events["submit_tool_outputs"]
-    if kind == "plain":
-        t0 = NS()
-        for m in batch:
-            start.trigger(m)
-        return NS() - t0
-    if kind == "awaiting":
-        t0 = NS()
-        for m in batch:
-            require.trigger(m)
-        return NS() - t0
-    if kind == "submit":
-        t0 = NS()
-        for m in batch:
-            submit.trigger(m)
-        return NS() - t0
-    if kind == "terminal":
-        triggers = [events[TERMINAL[i % len(TERMINAL)][1]] for i in range(len(batch))]
-        t0 = NS()
-        for m, event in zip(batch, triggers, strict=True):
-            event.trigger(m)
-        return NS() - t0
-    if kind == "inferred":
-        t0 = NS()
-        for m in batch:
-            start.trigger(m)
-            complete.trigger(m)
-        return NS() - t0
-    t0 = NS()
-    for m in batch:
-        start.trigger(m)
-        require.trigger(m)
-        submit.trigger(m)
-        start.trigger(m)
-        complete.trigger(m)
-    return NS() - t0
-
-
 #: observations (engine) per object in one pass of each kind
 _OPS = {"plain": 1, "awaiting": 1, "submit": 1, "terminal": 1, "inferred": 1, "mix": 5}
 
@@ -284,14 +154,14 @@ def per_edge_kind(runs: int, repeats: int) -> dict[str, Any]:
     bare: dict[str, list[float]] = {k: [] for k in KINDS}
 
     def sample(kind: str, n: int, engine_first: bool) -> tuple[float, float]:
-        lcs, models = _engine_batch(kind, n), _bare_batch(kind, n)
+        lcs, models = _engine_batch(kind, n), bare_batch(kind, n)
         gc.disable()
         try:
             if engine_first:
                 e = _engine_pass(kind, lcs)
-                b = _bare_pass(kind, models, machine)
+                b = bare_pass(kind, models, machine)
             else:
-                b = _bare_pass(kind, models, machine)
+                b = bare_pass(kind, models, machine)
                 e = _engine_pass(kind, lcs)
         finally:
             gc.enable()

@@ -60,6 +60,7 @@ from adapters.openai import AsyncRunController, ControllerConfig
 from adapters.simulator import Answer, CallTools, Queue, Scenario, Simulator, ToolCallSpec
 from benchmarks._common import environment, write_result
 from benchmarks._observe import TOOL_NAME, ToolLog, make_registry
+from benchmarks._scale_bare import bare_run
 from lifecycle import RunStatus
 
 CALLS = 3
@@ -86,9 +87,6 @@ CPU_TARGET = 1.15  # controller CPU per run / bare
 THROUGHPUT_TARGET = 0.9  # controller runs/s / bare
 TARGET_SIZES = (1_000, 10_000)
 
-#: what the bare loop treats as the end of a run (the API's terminal statuses)
-TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
-
 
 def _rss_mib() -> float:
     """The current resident set size, in MiB (Linux ``/proc/self/statm``)."""
@@ -97,54 +95,6 @@ def _rss_mib() -> float:
     except (OSError, IndexError, ValueError):
         return float("nan")
     return pages * resource.getpagesize() / 2**20
-
-
-# -- the bare loop ------------------------------------------------------------------------------
-
-
-def _poll_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("openai-poll-after-ms")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value) / 1000)
-    except ValueError:
-        return None
-
-
-async def bare_run(
-    client: openai.AsyncOpenAI, thread_id: str, assistant_id: str, log: ToolLog
-) -> str:
-    """Drive one run with the SDK directly, as a careful user would; return the run id.
-
-    Polls with ``runs.retrieve`` as the server's ``openai-poll-after-ms`` says (at once when an
-    answer carries none), runs a round's calls concurrently and submits all outputs at once.
-    """
-    runs = client.beta.threads.runs
-    raw = await runs.with_raw_response.create(thread_id=thread_id, assistant_id=assistant_id)
-    run = raw.parse()
-    wait = _poll_after(raw.headers)
-    while run.status not in TERMINAL:
-        if run.status == "requires_action" and run.required_action is not None:
-            calls = run.required_action.submit_tool_outputs.tool_calls
-            results = await asyncio.gather(
-                *(log.async_tool(**json.loads(call.function.arguments)) for call in calls)
-            )
-            raw = await runs.with_raw_response.submit_tool_outputs(
-                run.id,
-                thread_id=thread_id,
-                tool_outputs=[
-                    {"tool_call_id": call.id, "output": result}
-                    for call, result in zip(calls, results, strict=True)
-                ],
-            )
-        else:
-            if wait:
-                await asyncio.sleep(wait)
-            raw = await runs.with_raw_response.retrieve(run.id, thread_id=thread_id)
-        run = raw.parse()
-        wait = _poll_after(raw.headers)
-    return run.id
 
 
 # -- one size, one side, in this process ----------------------------------------------------------

