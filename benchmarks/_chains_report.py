@@ -8,7 +8,7 @@ from typing import Any
 
 from benchmarks._chains_workload import LOOPS
 
-__all__ = ["comparison", "failures", "format_table"]
+__all__ = ["comparison", "failures", "format_per_side", "format_table"]
 
 # -- comparison -----------------------------------------------------------------------------------
 
@@ -98,4 +98,32 @@ def format_table(result: dict[str, Any]) -> str:
             f"{_f(row['wall_s'], '.3f')} | {_f(row['requests'], '.0f')} | "
             f"{_f(row['client_cpu_ms'], '.1f')} | {' | '.join(ratios)} |"
         )
+    return "\n".join(lines)
+
+
+def _per_scenario(cells: dict[str, Any], scenarios: list[str], key: str, spec: str) -> str:
+    return " / ".join(_f(cells[s][key]["median"], spec) if s in cells else "-" for s in scenarios)
+
+
+def format_per_side(result: dict[str, Any]) -> str:
+    """Markdown: one row per profile and side, each number given for every scenario in turn
+    (medians per chain: requests, wall time, client CPU, polls that found nothing new)."""
+    scenarios: list[str] = result["settings"]["scenarios"]
+    order = " / ".join(scenarios)
+    lines = [
+        f"| profile | side | requests ({order}) | wall s | client CPU ms | polls nothing new |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for profile, sides in result["profiles"].items():
+        for side, cells in sides.items():
+            numbers = [
+                _per_scenario(cells, scenarios, key, spec)
+                for key, spec in (
+                    ("requests_per_run", ".0f"),
+                    ("wall_s", ".3f"),
+                    ("client_cpu_ms", ".1f"),
+                    ("polls_nothing_new", ".0f"),
+                )
+            ]
+            lines.append(f"| {profile} | {side} | {' | '.join(numbers)} |")
     return "\n".join(lines)

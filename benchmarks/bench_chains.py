@@ -71,7 +71,7 @@ import openai
 
 from adapters.simulator import Simulator, SimulatorServer
 from benchmarks._chains_measure import aggregate, drive_once
-from benchmarks._chains_report import comparison, failures, format_table
+from benchmarks._chains_report import comparison, failures, format_per_side, format_table
 from benchmarks._chains_sides import hand_loop, make_side, runner_refusal
 from benchmarks._chains_workload import (
     API_KEY,
@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         tool_seconds=0.01 if args.quick else TOOL_SECONDS,
     )
     write_result(args.out, result, sort_keys=False)
+    print(format_per_side(result))
+    print()
     print(format_table(result))
     for profile, by in result["not_comparable"].items():
         for scenario, what in by.items():

@@ -11,7 +11,9 @@
 * ``chains.json``  - ``bench_chains``: Responses background chains, ``ResponseController`` (sync,
   async, streaming) vs a hand-written SDK loop (2 s, 1 s and 0.25 s sleeps) and the SDK's
   foreground tool runner, side by side per server profile (about 7 minutes; ``--quick`` one
-  profile).
+  profile);
+* ``chains-slow.json`` - ``bench_chains`` again with 0.5 s server steps (responses of 1-1.5 s) on
+  the two profiles without a header on create (about 8 minutes).
 
 Each benchmark runs in its own interpreter, so one's memory does not colour another's numbers.
 Default sizes finish in about 8 minutes on 2 cores (e2e about 3.5, e2e-slow about 2.5, scale
@@ -38,6 +40,7 @@ _SLOW = [
     "text,one-tool,two-rounds",
     "--what-if",
 ]
+_CHAINS_SLOW = ["--step", "0.5", "--profiles", "get-only-poll-after,no-poll-after"]
 #: name -> (module, arguments for quick, default, full)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
     "engine": ("benchmarks.bench_engine", ["--quick"], [], []),
@@ -60,6 +63,12 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], list[str]]] = {
         ["--quick", "--profiles", "no-poll-after"],
         [],
         ["--repeats", "9"],
+    ),
+    "chains-slow": (
+        "benchmarks.bench_chains",
+        ["--quick", "--profiles", "get-only-poll-after", "--sides", "controller-sync,loop-1s"],
+        [*_CHAINS_SLOW, "--repeats", "3"],
+        [*_CHAINS_SLOW, "--repeats", "5"],
     ),
 }
 
