@@ -5,11 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from lifecycle import ASSISTANTS_RUN, RunLifecycle
 from lifecycle.testing import LifecycleConformance
+
+
+def find(examples: int) -> settings:
+    """Search for a counterexample deterministically (a fixed seed, no example database: the
+    same outcome on every machine) and report the first one found, unshrunk."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=(Phase.explicit, Phase.generate),
+    )
 
 
 class NaiveTracker:
@@ -53,9 +65,7 @@ class CarefulConformance(NaiveConformance):
 def test_harness_catches_a_tracker_that_accepts_regressions() -> None:
     """The naive tracker moves back on stale reads; the harness finds a counterexample."""
     with pytest.raises(AssertionError, match="the table says"):
-        run_state_machine_as_test(
-            NaiveConformance, settings=settings(max_examples=200, deadline=None)
-        )
+        run_state_machine_as_test(NaiveConformance, settings=find(200))
 
 
 TestCarefulTracker = CarefulConformance.TestCase
@@ -110,18 +120,14 @@ def test_a_wrapping_tracker_disagrees_with_the_trace_view() -> None:
     """Under the default (a trace's view), a tracker on the live engine rejects the
     ``requires_action -> queued`` the reference takes as our implied submission."""
     with pytest.raises(AssertionError, match="the table says"):
-        run_state_machine_as_test(
-            WrappingConformance, settings=settings(max_examples=300, deadline=None)
-        )
+        run_state_machine_as_test(WrappingConformance, settings=find(300))
 
 
 def test_live_view_catches_a_tracker_that_takes_an_unsubmitted_round() -> None:
     """With ``assume_client = False`` a ``requires_action -> queued`` nobody submitted for is a
     stale read: a tracker that follows every forward edge is caught."""
     with pytest.raises(AssertionError, match="the table says"):
-        run_state_machine_as_test(
-            LiveCarefulConformance, settings=settings(max_examples=300, deadline=None)
-        )
+        run_state_machine_as_test(LiveCarefulConformance, settings=find(300))
 
 
 def test_live_view_plays_the_client_for_submits_and_cancels() -> None:
