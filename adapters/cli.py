@@ -156,6 +156,13 @@ def simulate(
     optional seconds (default 0.02); the last step is answer, fail, incomplete or hang. JSON
     files have the same shape. Every mistake in the file is reported, one line each. See
     docs/simulator.md.
+
+    Both APIs are served on the same port: /v1/responses plays every scenario (built-in or
+    from the file; status scripts serve Assistants runs only) over a chain of background
+    responses, e.g.:
+
+    \b
+        lifecycle demo --api responses --base-url URL
     """
     from adapters._cli_simulate import serve_simulator
 
@@ -166,10 +173,24 @@ def simulate(
 
 @main.command()
 @click.option(
+    "--api",
+    type=click.Choice(["assistants", "responses"]),
+    default="assistants",
+    show_default=True,
+    help="Drive an Assistants run, or a Responses API chain of background responses.",
+)
+@click.option(
     "--base-url",
     envvar="OPENAI_BASE_URL",
     default=None,
     help="A real compatible server, ending in /v1 (the key comes from OPENAI_API_KEY).",
+)
+@click.option(
+    "--model",
+    envvar="OPENAI_MODEL",
+    default="gpt-4o-mini",
+    show_default=True,
+    help="The model (env OPENAI_MODEL); the built-in simulator takes any name.",
 )
 @click.option("--stream/--poll", default=False, help="Follow the run by streaming or polling.")
 @click.option(
@@ -185,15 +206,33 @@ def simulate(
     help="Seconds before the run is cancelled [default: 15 with the simulator, 120 with "
     "--base-url].",
 )
-def demo(base_url: str | None, stream: bool, scenario: str, timeout: float | None) -> None:
-    """Run the order-total assistant end to end (built-in simulator unless --base-url).
+def demo(
+    api: str,
+    base_url: str | None,
+    model: str,
+    stream: bool,
+    scenario: str,
+    timeout: float | None,
+) -> None:
+    """Run the order-total job end to end (built-in simulator unless --base-url).
+
+    --api assistants (the default) drives an Assistants run. --api responses drives the same
+    job as a Responses API chain: a background response asks for the tool, the tool runs
+    once, the next response (previous_response_id) gives the total; the demo shows each
+    response of the chain with its status moves. Against any Responses-compatible server:
+    --base-url URL --model NAME.
 
     Exit 0 when the run completed, 1 when it did not (the reason is shown) or the server
     failed, 2 on bad input.
     """
     from adapters.demo import run_demo
 
-    sys.exit(run_demo(base_url=base_url, stream=stream, scenario=scenario, timeout_s=timeout))
+    if not model.strip():
+        raise CliError("--model must not be empty")
+    code = run_demo(
+        base_url=base_url, stream=stream, scenario=scenario, timeout_s=timeout, api=api, model=model
+    )
+    sys.exit(code)
 
 
 @main.command()

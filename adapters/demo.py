@@ -11,6 +11,10 @@ run's ``last_error`` or ``incomplete_details``, or the drive's ending. A run tha
 within the demo's deadline (``timeout``) is cancelled and the demo says so. It works without a
 TTY (plain lines when output is redirected). A server that cannot be reached or refuses a request
 ends the demo with one ``Error:`` line (:mod:`adapters._cli_common`).
+
+``--api responses`` runs the same job as a Responses API chain (:mod:`adapters.demo_responses`);
+what both share lives here: the tools, the settings (:class:`DemoSettings`), the reason a drive
+did not complete (:func:`outcome_reason`), the journal and tool lines and the closing summary.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
 
 import openai
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,17 +46,24 @@ from adapters.openai import (
     ToolsStarted,
 )
 from adapters.openai._wire import assistants_quiet
-from lifecycle import RunStatus, ToolRegistry
-from lifecycle.kernel import EndingKind
+from lifecycle import JournalEntry, RunStatus, ToolRegistry
+from lifecycle.kernel import Ending, EndingKind
 
 __all__ = [
+    "DEFAULT_MODEL",
     "ORDER_TOOLS",
+    "DemoSettings",
+    "Ended",
     "Item",
     "ItemType",
     "calculate_order_total",
     "demo_config",
+    "known_scenarios",
     "outcome_reason",
     "run_demo",
+    "show_entry",
+    "show_summary",
+    "show_tools",
 ]
 
 
@@ -97,6 +110,8 @@ def calculate_order_total(items: list[Item]) -> float:
 
 QUESTION = "I bought 2 books, 3 pieces of stationery and 1 electronics item. What's the total?"
 INSTRUCTIONS = "You are a shop assistant. Use calculate_order_total to price orders."
+#: the model asked for when none is given (``--model``, ``OPENAI_MODEL``); the simulator takes any
+DEFAULT_MODEL = "gpt-4o-mini"
 
 _STYLE = {"completed": "green", "failed": "red", "expired": "red", "cancelled": "yellow"}
 
@@ -113,11 +128,42 @@ def demo_config(timeout_s: float) -> ControllerConfig:
     return ControllerConfig(overall_timeout_s=timeout_s, deadlines=deadlines)
 
 
-def outcome_reason(outcome: RunOutcome, timeout_s: float | None = None) -> str | None:
-    """Why a run did not complete, in one line (``None`` when it completed).
+class Ended(Protocol):
+    """What :func:`outcome_reason` and :func:`show_summary` read of an outcome (a run's or a
+    chain's)."""
 
-    The server's ``last_error`` (failed), ``incomplete_details`` (incomplete), or what ended the
-    drive (a deadline, an unconfirmed cancel, a lost run, a server that kept failing...).
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def ending(self) -> Ending: ...
+
+    @property
+    def payload(self) -> Mapping[str, Any] | None: ...
+
+    @property
+    def history(self) -> Sequence[object]: ...
+
+    @property
+    def anomalies(self) -> Sequence[object]: ...
+
+    @property
+    def requests(self) -> int: ...
+
+    @property
+    def cancel_requested(self) -> bool: ...
+
+
+def outcome_reason(outcome: Ended, timeout_s: float | None = None, noun: str = "run") -> str | None:
+    """Why a run (or, with ``noun="chain"``, a Responses chain) did not complete, in one line
+    (``None`` when it completed).
+
+    The server's ``last_error`` (a failed run) or ``error`` (a failed response),
+    ``incomplete_details`` (incomplete), or what ended the drive (a deadline, an unconfirmed
+    cancel, a lost run, a lost answer, a server that kept failing...).
     """
     if outcome.ok:
         return None
@@ -125,31 +171,71 @@ def outcome_reason(outcome: RunOutcome, timeout_s: float | None = None) -> str |
     payload = outcome.payload or {}
     if ending.kind is EndingKind.DEADLINE:
         within = f" within {timeout_s:g} s" if timeout_s is not None else ""
-        return (
-            f"the run did not finish{within} (deadline: {ending.deadline}); "
+        then = (
             f"it was cancelled and ended {outcome.status}"
+            if outcome.cancel_requested
+            else f"no cancel was sent; it was left {outcome.status}"
         )
+        return f"the {noun} did not finish{within} (deadline: {ending.deadline}); {then}"
     if ending.kind is EndingKind.CANCEL_UNCONFIRMED:
         return (
-            "the run was cancelled at the deadline, but the cancel was never confirmed "
+            f"the {noun} was cancelled at the deadline, but the cancel was never confirmed "
             f"(deadline: {ending.deadline})"
+        )
+    if ending.kind is EndingKind.OUTCOME_UNKNOWN:
+        return (
+            f"the answer to a request was lost and the API cannot tell whether it got in; "
+            f"nothing was sent again (the drive ended {ending})"
         )
     if ending.kind is not EndingKind.TERMINAL:
         return f"the drive ended {ending}"
-    error = payload.get("last_error")
-    if isinstance(error, dict) and (error.get("code") or error.get("message")):
-        return f"last_error {error.get('code')}: {one_line(str(error.get('message', '')), 200)}"
+    for key in ("last_error", "error"):
+        error = payload.get(key)
+        if isinstance(error, dict) and (error.get("code") or error.get("message")):
+            message = one_line(str(error.get("message", "")), 200)
+            return f"{key} {error.get('code')}: {message}"
     details = payload.get("incomplete_details")
     if isinstance(details, dict) and details.get("reason"):
         return f"incomplete_details.reason: {details['reason']}"
-    return f"the run ended {outcome.status} without saying why"
+    return f"the {noun} ended {outcome.status} without saying why"
 
 
-def _known_scenarios() -> list[str]:
+def known_scenarios() -> list[str]:
+    """The scenarios the built-in simulator plays for Assistants runs (status scripts too)."""
     from adapters.simulator import Simulator
 
     with Simulator() as sim:
         return sim.scenario_names
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """What one demo drive needs: where to, how to follow it, and when to give up."""
+
+    url: str
+    key: str
+    simulated: bool
+    stream: bool
+    scenario: str
+    timeout: float
+    model: str
+
+    def client(self) -> openai.OpenAI:
+        """The SDK client (no SDK retries: the controller is the one retry layer)."""
+        return openai.OpenAI(base_url=self.url, api_key=self.key or "missing-key", max_retries=0)
+
+    def header(self, console: Console, title: str) -> None:
+        """The panel that opens the demo: the question, the server, the mode, the deadline."""
+        where = "built-in simulator" if self.simulated else self.url
+        mode = "streaming" if self.stream else "polling"
+        console.print(
+            Panel(
+                f"[bold]{QUESTION}[/]\n[dim]{escape(where)} · {mode} · model "
+                f"{escape(self.model)} · scenario {escape(self.scenario)} · gives up after "
+                f"{self.timeout:g} s[/]",
+                title=title,
+            )
+        )
 
 
 @contextlib.contextmanager
@@ -174,13 +260,16 @@ def _arguments(raw: str) -> str:
         return f"{one_line(raw, 120)} [invalid JSON]"
 
 
-def _show(console: Console, event: object) -> RunOutcome | None:
-    if isinstance(event, StatusChanged):
-        for e in event.entries:
-            how = f"via {e.via}" + (", inferred" if e.inferred else "")
-            colour = _STYLE.get(e.dest, "cyan")
-            console.print(f"  {e.source:>15} → [{colour}]{e.dest:<15}[/] [dim]({how})[/]")
-    elif isinstance(event, ToolsStarted):
+def show_entry(console: Console, entry: JournalEntry) -> None:
+    """One transition of the journal: ``source → dest (via ..., inferred)``."""
+    how = f"via {entry.via}" + (", inferred" if entry.inferred else "")
+    colour = _STYLE.get(entry.dest, "cyan")
+    console.print(f"  {entry.source:>15} → [{colour}]{entry.dest:<15}[/] [dim]({how})[/]")
+
+
+def show_tools(console: Console, event: object) -> bool:
+    """Show a tool round's start or its calls (arguments and outputs); whether it was one."""
+    if isinstance(event, ToolsStarted):
         console.print(f"  [bold]tool round {event.round}[/]: {len(event.calls)} call(s)")
     elif isinstance(event, ToolsFinished):
         for r in event.records:
@@ -188,6 +277,40 @@ def _show(console: Console, event: object) -> RunOutcome | None:
             mark = "[red]✗[/]" if r.error else "[green]✓[/]"
             console.print(f"    {mark} {escape(r.name)}({escape(args)})", highlight=False)
             console.print(f"      → {escape(r.output or '')}", highlight=False, markup=True)
+    else:
+        return False
+    return True
+
+
+def show_summary(
+    console: Console,
+    outcome: Ended,
+    reason: str | None,
+    answer: str,
+    extra: Sequence[tuple[str, str]] = (),
+) -> int:
+    """The closing table (status, reason, counts) and the answer; returns the exit code."""
+    table = Table(show_header=False, box=None)
+    table.add_row("status", f"[{_STYLE.get(outcome.status, 'cyan')}]{outcome.status}[/]")
+    if reason is not None:
+        table.add_row("reason", escape(reason))
+    for name, value in extra:
+        table.add_row(name, escape(value))
+    table.add_row("transitions", str(len(outcome.history)))
+    table.add_row("anomalies", str(len(outcome.anomalies)))
+    table.add_row("requests", str(outcome.requests))
+    console.print(table)
+    if answer:
+        console.print(Panel(escape(answer), title="answer"))
+    return 0 if outcome.ok else 1
+
+
+def _show(console: Console, event: object) -> RunOutcome | None:
+    if isinstance(event, StatusChanged):
+        for e in event.entries:
+            show_entry(console, e)
+    elif show_tools(console, event):
+        pass
     elif isinstance(event, MessageCompleted):
         console.print(f"  [dim]message completed ({len(event.text)} chars)[/]")
     elif isinstance(event, RunFinished):
@@ -196,9 +319,16 @@ def _show(console: Console, event: object) -> RunOutcome | None:
 
 
 def run_demo(
-    base_url: str | None, stream: bool, scenario: str, timeout_s: float | None = None
+    base_url: str | None,
+    stream: bool,
+    scenario: str,
+    timeout_s: float | None = None,
+    *,
+    api: str = "assistants",
+    model: str = DEFAULT_MODEL,
 ) -> int:
-    """Run the order-total assistant end to end and show it live.
+    """Run the order-total assistant (or, with ``api="responses"``, the order-total Responses
+    chain) end to end and show it live.
 
     Args:
         base_url: a real compatible server, or ``None`` for the built-in simulator.
@@ -206,74 +336,58 @@ def run_demo(
         scenario: the simulator scenario (ignored by real servers).
         timeout_s: seconds before the run is cancelled (default 15 with the simulator, 120
             with a real server).
+        api: ``assistants`` (a run) or ``responses`` (a chain of background responses).
+        model: the model of the assistant, or of every response of the chain.
 
     Returns:
         The exit code: 0 when the run completed, 1 otherwise.
 
     Raises:
-        CliError: an unknown scenario for the built-in simulator (the message lists them), a
-            server that cannot be reached or refused a request.
+        CliError: an unknown scenario for the built-in simulator (the message lists the ones
+            the chosen API plays), a server that cannot be reached or refused a request.
     """
-    if base_url is None and scenario not in (known := _known_scenarios()):
+    if api == "responses":
+        from adapters.demo_responses import drive_chain, responses_scenarios
+
+        known_for = responses_scenarios
+    else:
+        known_for = known_scenarios
+    if base_url is None and scenario not in (known := known_for()):
         raise CliError(f"unknown scenario {one_line(scenario, 80)!r}; one of: {', '.join(known)}")
     timeout = timeout_s if timeout_s is not None else (15.0 if base_url is None else 120.0)
     quiet_library_logs()
     console = Console(highlight=False)
     with _backend(base_url) as (url, key), api_errors(url):
-        outcome = _drive(console, url, key, base_url is None, stream, scenario, timeout)
-    table = Table(show_header=False, box=None)
-    table.add_row("status", f"[{_STYLE.get(outcome.status, 'cyan')}]{outcome.status}[/]")
-    reason = outcome_reason(outcome, timeout)
-    if reason is not None:
-        table.add_row("reason", escape(reason))
-    table.add_row("transitions", str(len(outcome.history)))
-    table.add_row("anomalies", str(len(outcome.anomalies)))
-    table.add_row("requests", str(outcome.requests))
-    console.print(table)
-    if outcome.text:
-        console.print(Panel(escape(outcome.text), title="answer"))
-    return 0 if outcome.ok else 1
+        settings = DemoSettings(url, key, base_url is None, stream, scenario, timeout, model)
+        if api == "responses":
+            return drive_chain(console, settings)
+        outcome = _drive(console, settings)
+    return show_summary(console, outcome, outcome_reason(outcome, timeout), outcome.text)
 
 
-def _drive(
-    console: Console,
-    url: str,
-    key: str,
-    simulated: bool,
-    stream: bool,
-    scenario: str,
-    timeout: float,
-) -> RunOutcome:
+def _drive(console: Console, s: DemoSettings) -> RunOutcome:
     """Create the assistant and thread, drive the run with the live view, return its outcome."""
-    client = openai.OpenAI(base_url=url, api_key=key or "missing-key", max_retries=0)
+    client = s.client()
     try:
         with assistants_quiet():
             assistant = client.beta.assistants.create(
-                model=os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+                model=s.model,
                 name="order-total",
                 instructions=INSTRUCTIONS,
                 tools=ORDER_TOOLS.definitions(),  # type: ignore[arg-type]
-                metadata={"scenario": scenario},
+                metadata={"scenario": s.scenario},
             )
             thread = client.beta.threads.create()
             client.beta.threads.messages.create(thread.id, role="user", content=QUESTION)
-        where = "built-in simulator" if simulated else url
-        mode = "streaming" if stream else "polling"
-        console.print(
-            Panel(
-                f"[bold]{QUESTION}[/]\n[dim]{escape(where)} · {mode} · scenario "
-                f"{escape(scenario)} · gives up after {timeout:g} s[/]",
-                title="run-lifecycle demo",
-            )
-        )
-        controller = RunController(client, tools=ORDER_TOOLS, config=demo_config(timeout))
+        s.header(console, "run-lifecycle demo")
+        controller = RunController(client, tools=ORDER_TOOLS, config=demo_config(s.timeout))
         outcome: RunOutcome | None = None
         with console.status("driving the run…"):
             for event in controller.events(
                 thread_id=thread.id,
                 assistant_id=assistant.id,
-                stream=stream,
-                metadata={"scenario": scenario},
+                stream=s.stream,
+                metadata={"scenario": s.scenario},
             ):
                 outcome = _show(console, event) or outcome
     finally:
