@@ -6,10 +6,13 @@ transition table, so it can catch a wrong one). ``/v1/responses`` plays the same
 across a chain of responses (``_responses_behaviour.py``): a ``CallTools`` step completes a
 response with ``function_call`` items, and the next response, created with
 ``previous_response_id`` and the outputs, plays on (:meth:`Simulator.response_chain` records what
-each received); background and foreground, SSE with ``sequence_number`` and resume, cancel, and
-signed webhooks (:mod:`adapters.simulator.webhooks`). Faults are scripted per request;
-:class:`StatusScript` s serve misbehaving run objects (breaking the API's rules on purpose) for
-fault-injection tests. The real ``openai`` SDK is the client::
+each received); a ``RequestApproval`` step asks the client to approve remote MCP tools
+(``mcp_approval_request``), runs the approved ones in the next response (``mcp_call``,
+:meth:`Simulator.mcp_runs`) and never the rejected ones; background and foreground, SSE
+with ``sequence_number`` and resume, cancel, and signed webhooks
+(:mod:`adapters.simulator.webhooks`). Faults are scripted per request; :class:`StatusScript` s
+serve misbehaving run objects (breaking the API's rules on purpose) for fault-injection tests.
+The real ``openai`` SDK is the client::
 
     sim = Simulator(clock=None, default_scenario="order-total", profile="reference")
     with SimulatorServer(sim) as server:
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 from adapters.simulator._asgi import RequestRecord
 from adapters.simulator._clock import Clock, ManualClock, system_clock
-from adapters.simulator._responses_records import ChainEntry
+from adapters.simulator._responses_records import ChainEntry, McpDecision, McpRequest, McpRun
 from adapters.simulator._simulator import PollAfter, Simulator
 from adapters.simulator.faults import Fault, FaultSet
 from adapters.simulator.profiles import (
@@ -48,7 +51,9 @@ from adapters.simulator.scenarios import (
     EndIncomplete,
     Fail,
     Hang,
+    McpToolSpec,
     Queue,
+    RequestApproval,
     Scenario,
     SubmittedOutput,
     ToolCallSpec,
@@ -84,8 +89,13 @@ __all__ = [
     "FaultSet",
     "Hang",
     "ManualClock",
+    "McpDecision",
+    "McpRequest",
+    "McpRun",
+    "McpToolSpec",
     "PollAfter",
     "Queue",
+    "RequestApproval",
     "RequestRecord",
     "Scenario",
     "ScriptCall",

@@ -270,6 +270,15 @@ class Engine:
                 param="metadata.scenario",
                 code="invalid_value",
             )
+        scenario = self.scenarios.get(name)
+        if scenario is not None and scenario.responses_only:
+            raise ApiError(
+                400,
+                f"Simulator scenario '{name}' asks for MCP approvals; it plays on /v1/responses "
+                "only.",
+                param="metadata.scenario",
+                code="invalid_value",
+            )
         return name
 
     def runs_of(self, thread_id: str) -> list[RunRecord]:

@@ -48,6 +48,15 @@ The rules, in the order a response meets them:
    ``GET /responses/{id}?stream=true&starting_after=N`` replays from ``N + 1`` (SDK docstring).
 8. Webhooks ``response.completed|failed|cancelled|incomplete`` are sent for background responses
    (SDK ``types/webhooks``: "Sent when a background response has been ...").
+9. A remote MCP tool that needs approval completes the response with an
+   ``mcp_approval_request`` item (SDK ``McpApprovalRequest``); the client answers in the next
+   response with an ``mcp_approval_response`` input item naming its ``approval_request_id``
+   (SDK ``McpApprovalResponse``). On approval the server runs the tool and the next response's
+   output carries an ``mcp_call`` item with its ``output`` and ``approval_request_id`` (SDK
+   ``McpCall``; stream events ``response.mcp_call.in_progress|completed``); on a rejection no
+   ``mcp_call`` runs. The 400s for a missing, unknown or repeated answer, or a
+   ``function_call_output`` for an approval request, are SIM wording modelled on rule 4's; so
+   is running an approved tool at most once per request, ever.
 """
 
 from __future__ import annotations
@@ -66,13 +75,18 @@ __all__ = [
     "TERMINAL",
     "WEBHOOK_EVENTS",
     "already_answered",
+    "approval_already_ran",
     "cannot_cancel_finished",
     "cannot_cancel_synchronous",
     "conversation_not_found",
+    "duplicate_approval",
     "duplicate_output",
     "mutually_exclusive",
+    "no_approval_request",
+    "no_approval_response",
     "no_tool_call",
     "no_tool_output",
+    "output_for_approval",
     "previous_not_finished",
     "previous_not_found",
     "response_not_found",
@@ -141,6 +155,40 @@ def no_tool_call(call_id: str) -> str:
 def duplicate_output(call_id: str) -> str:
     """The 400 for two outputs with the same ``call_id`` in one request (SIM wording)."""
     return f"Duplicate function call output for call_id {call_id}."
+
+
+def no_approval_response(request_id: str) -> str:
+    """Rule 9: the 400 for a next response that leaves an MCP approval request unanswered."""
+    return f"No approval response found for MCP approval request {request_id}."
+
+
+def no_approval_request(request_id: str) -> str:
+    """Rule 9: the 400 for an approval response whose request the previous response lacks."""
+    return (
+        "No MCP approval request found for approval response with "
+        f"approval_request_id {request_id}."
+    )
+
+
+def duplicate_approval(request_id: str) -> str:
+    """Rule 9: the 400 for two approval responses to one request in one request."""
+    return f"Duplicate MCP approval response for approval_request_id {request_id}."
+
+
+def output_for_approval(call_id: str) -> str:
+    """Rule 9: the 400 for a ``function_call_output`` that names an MCP approval request."""
+    return (
+        f"{call_id} is an MCP approval request, not a function call; answer it with an "
+        "mcp_approval_response."
+    )
+
+
+def approval_already_ran(request_id: str, response_id: str) -> str:
+    """Rule 9: the 400 for approving a request whose tool already ran (at most once, SIM)."""
+    return (
+        f"MCP approval request {request_id} was already approved; its tool ran in response "
+        f"'{response_id}'."
+    )
 
 
 def already_answered(response_id: str, answer_id: str) -> str:

@@ -29,21 +29,33 @@ What a create accepts is the documented behaviour stated in ``_responses_behavio
    profile) each answer starts its own branch, as forking a conversation from any response does.
 6. The scenario's name is carried along the chain (the client need not repeat the metadata); a
    name that is a status script is refused (status scripts serve Assistants runs only).
+7. When the previous response ended with ``mcp_approval_request`` items, the request must carry
+   exactly one ``mcp_approval_response`` per request and no ``function_call_output`` (checked
+   by ``_responses_mcp.py``); rule 5 applies alike. The new response holds the decisions, runs
+   the approved tools when it is picked up, and plays on at the step after the
+   ``RequestApproval``. An ``mcp_approval_response`` anywhere else is unknown.
 
 All methods must be called with the engine lock held (the HTTP layer does).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from adapters.simulator import _responses_behaviour as api
+from adapters.simulator import _responses_mcp as mcp
 from adapters.simulator._records import ApiError
 from adapters.simulator._requests import ResponseCreate
+from adapters.simulator._responses_input import input_items, output_text
 from adapters.simulator._responses_play import ResponsePlayer
-from adapters.simulator._responses_records import ChainEntry, ChainRecord, ResponseRecord
+from adapters.simulator._responses_records import (
+    ChainEntry,
+    ChainRecord,
+    DecisionRecord,
+    McpRun,
+    ResponseRecord,
+)
 from adapters.simulator.scenarios import SubmittedOutput
 
 if TYPE_CHECKING:
@@ -86,17 +98,6 @@ def _defaults(body: ResponseCreate) -> Json:
     }
 
 
-def _output_text(output: object) -> str:
-    """A ``function_call_output``'s ``output`` as text (content parts: their text joined)."""
-    if isinstance(output, str):
-        return output
-    if isinstance(output, list):
-        texts = [p.get("text") for p in output if isinstance(p, dict)]
-        if texts and all(isinstance(t, str) for t in texts):
-            return "".join(str(t) for t in texts)
-    return json.dumps(output)
-
-
 class ResponsesEngine:
     """In-memory ``/v1/responses`` state; see the module docstring.
 
@@ -106,13 +107,15 @@ class ResponsesEngine:
     Attributes:
         responses: every response by id (deleted ones stay, marked).
         listeners: called for every terminal status a background response enters.
+        mcp_runs: every run of an approved MCP tool, oldest first.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.responses: dict[str, ResponseRecord] = {}
         self.listeners: list[TerminalListener] = []
-        self.player = ResponsePlayer(engine.new_id, self._terminal)
+        self.mcp_runs: list[McpRun] = []
+        self.player = ResponsePlayer(engine.new_id, self._terminal, self.mcp_runs)
 
     def _terminal(self, resp: ResponseRecord, status: str, at: float) -> None:
         if resp.background:  # rule 8: webhooks are for background responses
@@ -174,7 +177,7 @@ class ResponsesEngine:
             conv = body.conversation
             conv_id = conv if isinstance(conv, str) else str(conv.get("id"))
             raise ApiError(400, api.conversation_not_found(conv_id), param="conversation")
-        items = self._input_items(body.input)
+        items = input_items(body.input, self.engine.new_id)
         if not items and body.previous_response_id is None:
             raise ApiError(
                 400,
@@ -184,13 +187,24 @@ class ResponsesEngine:
             )
         prev = self._previous(body.previous_response_id)
         given = [i for i in items if i["type"] == "function_call_output"]
-        if prev is not None and prev.status == api.COMPLETED and prev.calls:
-            received = self._match(prev, given, forks)
+        decided = [i for i in items if i["type"] == mcp.RESPONSE_ITEM]
+        decisions: tuple[DecisionRecord, ...] = ()
+        if prev is not None and prev.status == api.COMPLETED and (prev.calls or prev.approvals):
+            if prev.calls:
+                received = self._match(prev, given, decided)
+                results = received
+            else:  # rule 7
+                received, decisions = (), mcp.match(prev, decided, given)
+                results = tuple(d.result() for d in decisions)
+            self._answerable(prev, forks)
             chain, start = prev.chain, prev.step_index + 1
-            rounds = (*prev.rounds, received)
+            rounds = (*prev.rounds, results)
         else:
             if given:
                 raise ApiError(400, api.no_tool_call(given[0]["call_id"]), param="input")
+            if decided:
+                request_id = decided[0]["approval_request_id"]
+                raise ApiError(400, api.no_approval_request(request_id), param="input")
             received, start, rounds = (), 0, ()
             chain = self._new_chain(body, prev)
         now = self.engine.clock()
@@ -207,6 +221,7 @@ class ResponsesEngine:
             input_items=items,
             received=received,
             rounds=rounds,
+            decisions=list(decisions),
             status=api.QUEUED if body.background else api.IN_PROGRESS,  # rule 1
             start_step=start,
             step_index=start,
@@ -264,36 +279,6 @@ class ResponsesEngine:
 
     # -- create's parts --------------------------------------------------------------------------
 
-    def _input_items(self, raw: str | list[Json] | None) -> list[Json]:
-        """The request's input as stored items, each with an id (``input_items``)."""
-        if raw is None or raw == "":
-            return []
-        if isinstance(raw, str):
-            raw = [{"role": "user", "content": raw}]
-        items: list[Json] = []
-        for i, given in enumerate(raw):
-            item = dict(given)
-            kind = item.setdefault("type", "message")
-            if kind == "message":
-                content = item.get("content")
-                if isinstance(content, str):
-                    item["content"] = [{"type": "input_text", "text": content}]
-                item.setdefault("id", self.engine.new_id("msg"))
-            elif kind == "function_call_output":
-                if not isinstance(item.get("call_id"), str):
-                    raise ApiError(
-                        400,
-                        f"Missing required parameter: 'input[{i}].call_id'.",
-                        param=f"input[{i}].call_id",
-                        code="missing_required_parameter",
-                    )
-                item.setdefault("id", self.engine.new_id("fco"))
-            else:
-                item.setdefault("id", self.engine.new_id("item"))
-            item.setdefault("status", "completed")
-            items.append(item)
-        return items
-
     def _previous(self, response_id: str | None) -> ResponseRecord | None:
         """The named previous response, finished (rule 3 of the module docstring)."""
         if response_id is None:
@@ -316,9 +301,12 @@ class ResponsesEngine:
         return prev
 
     def _match(
-        self, prev: ResponseRecord, given: list[Json], forks: bool
+        self, prev: ResponseRecord, given: list[Json], decided: list[Json]
     ) -> tuple[SubmittedOutput, ...]:
-        """One output per call of ``prev``, in request order (rules 4 and 5)."""
+        """One output per call of ``prev``, in request order (rule 4); no approval answers."""
+        if decided:
+            request_id = decided[0]["approval_request_id"]
+            raise ApiError(400, api.no_approval_request(request_id), param="input")
         calls = {c.call_id: c for c in prev.calls}
         ids = [str(item["call_id"]) for item in given]
         for call_id in calls:
@@ -330,19 +318,23 @@ class ResponsesEngine:
         for call_id in ids:
             if ids.count(call_id) > 1:
                 raise ApiError(400, api.duplicate_output(call_id), param="input")
-        if not forks:
-            for answer_id in prev.answers:
-                answer = self.responses[answer_id]
-                self.advance(answer)
-                if not answer.deleted and answer.status not in _RETRYABLE:
-                    raise ApiError(
-                        400, api.already_answered(prev.id, answer.id), param="previous_response_id"
-                    )
         return tuple(
-            SubmittedOutput(c.call_id, c.name, c.arguments, _output_text(item.get("output", "")))
+            SubmittedOutput(c.call_id, c.name, c.arguments, output_text(item.get("output", "")))
             for item in given
             for c in (calls[str(item["call_id"])],)
         )
+
+    def _answerable(self, prev: ResponseRecord, forks: bool) -> None:
+        """Refuse a second live answer to ``prev`` unless forks are allowed (rule 5)."""
+        if forks:
+            return
+        for answer_id in prev.answers:
+            answer = self.responses[answer_id]
+            self.advance(answer)
+            if not answer.deleted and answer.status not in _RETRYABLE:
+                raise ApiError(
+                    400, api.already_answered(prev.id, answer.id), param="previous_response_id"
+                )
 
     def _new_chain(self, body: ResponseCreate, prev: ResponseRecord | None) -> ChainRecord:
         """The chain of a new turn: the scenario named, else the previous one's, else default."""

@@ -10,8 +10,10 @@ being played and the rules of ``_responses_behaviour.py``, never from the core's
 * a background response starts ``queued`` (a foreground one ``in_progress``; the engine creates
   both); a step that needs the model (``Work``, ``CallTools``, ``Answer``, ``EndIncomplete``)
   picks a queued response up (``in_progress``); ``Queue`` and ``Work`` only let time pass;
-* ``CallTools`` completes the response with its ``function_call`` items (rule 3): the chain
-  continues in the next response, which the client creates;
+* ``CallTools`` completes the response with its ``function_call`` items (rule 3), and
+  ``RequestApproval`` with its ``mcp_approval_request`` items (rule 9): the chain continues in
+  the next response, which the client creates; when that response is picked up, the tools it
+  approved run first (their ``mcp_call`` items, ``_responses_mcp.py``);
 * ``Answer`` writes the assistant message (its text from every output submitted along the chain
   in this turn) and completes; ``Fail`` fails from ``queued`` or ``in_progress``;
   ``EndIncomplete`` ends ``incomplete`` (its text, if any, as an incomplete message); ``Hang``
@@ -34,7 +36,8 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.simulator import _responses_behaviour as api
-from adapters.simulator._responses_records import CallRecord, ResponseRecord
+from adapters.simulator import _responses_mcp as mcp
+from adapters.simulator._responses_records import CallRecord, McpRun, ResponseRecord
 from adapters.simulator.scenarios import (
     Answer,
     CallTools,
@@ -42,6 +45,7 @@ from adapters.simulator.scenarios import (
     Fail,
     Hang,
     Queue,
+    RequestApproval,
     Step,
     Work,
     render_answer,
@@ -51,7 +55,7 @@ __all__ = ["ResponsePlayer"]
 
 Json = dict[str, Any]
 #: the steps played ``in_progress``: a queued response is picked up when one starts
-_NEEDS_MODEL = (Work, CallTools, Answer, EndIncomplete)
+_NEEDS_MODEL = (Work, CallTools, RequestApproval, Answer, EndIncomplete)
 #: statuses whose response carries ``usage`` (a failed or cancelled one reports none)
 _HAS_USAGE = frozenset({api.COMPLETED, api.INCOMPLETE})
 
@@ -75,15 +79,18 @@ class ResponsePlayer:
         new_id: makes a fresh id for a prefix (``fc``, ``call``, ``msg``).
         on_terminal: called with ``(response, status, at)`` whenever a response enters a
             terminal status (including a flip out of ``cancelled``).
+        mcp_runs: where every run of an approved MCP tool is logged.
     """
 
     def __init__(
         self,
         new_id: Callable[[str], str],
         on_terminal: Callable[[ResponseRecord, str, float], None],
+        mcp_runs: list[McpRun],
     ) -> None:
         self.new_id = new_id
         self.on_terminal = on_terminal
+        self.mcp_runs = mcp_runs
 
     def advance(self, resp: ResponseRecord, now: float) -> None:
         """Play the response's steps forward to ``now`` (and a due cancel flip)."""
@@ -93,6 +100,8 @@ class ResponsePlayer:
             if not resp.entered:
                 if isinstance(step, _NEEDS_MODEL) and resp.status == api.QUEUED:
                     self.move(resp, api.IN_PROGRESS, resp.phase_start)  # rule 2
+                if resp.status == api.IN_PROGRESS:  # rule 9: picked up, approved tools run
+                    mcp.run_approved(resp, resp.phase_start, self.new_id, self.mcp_runs)
                 resp.entered = True
                 continue
             due = resp.phase_start + _duration(step)
@@ -110,6 +119,9 @@ class ResponsePlayer:
         elif isinstance(step, CallTools):
             self._call_tools(resp, step, at)
             self.move(resp, api.COMPLETED, at)  # rule 3: the calls complete the response
+        elif isinstance(step, RequestApproval):
+            mcp.request_approval(resp, step, self.new_id)
+            self.move(resp, api.COMPLETED, at)  # rule 9: so do approval requests
         elif isinstance(step, Answer):
             self._message(resp, self._render(resp, step), api.COMPLETED)
             self.move(resp, api.COMPLETED, at)
@@ -131,7 +143,8 @@ class ResponsePlayer:
         """A cancelled response reads ``flip_to`` from now on (the cancel lost the race).
 
         A flip to ``completed`` produces what the response's steps would have ended with: the
-        calls of its next ``CallTools`` or the text of its ``Answer``.
+        tools it approved run, then the calls of its next ``CallTools`` (or approval requests of
+        its ``RequestApproval``) or the text of its ``Answer``.
         """
         final = resp.flip_to
         resp.flip_at = resp.flip_to = None
@@ -139,9 +152,13 @@ class ResponsePlayer:
             return
         resp.status = api.IN_PROGRESS  # leaves cancelled on purpose (see module docstring)
         if final == api.COMPLETED:
+            mcp.run_approved(resp, at, self.new_id, self.mcp_runs)
             for step in resp.chain.scenario.steps[resp.step_index :]:
                 if isinstance(step, CallTools):
                     self._call_tools(resp, step, at)
+                    break
+                if isinstance(step, RequestApproval):
+                    mcp.request_approval(resp, step, self.new_id)
                     break
                 if isinstance(step, Answer):
                     self._message(resp, self._render(resp, step), api.COMPLETED)

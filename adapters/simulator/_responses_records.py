@@ -12,6 +12,11 @@ created with ``previous_response_id`` and one output per call, starts at the ste
 the ``cancel-400-forks`` profile), each branch carries its own progress. The
 :class:`ChainRecord` only remembers the scenario chosen when the chain began.
 
+A ``RequestApproval`` step ends a response the same way with ``mcp_approval_request`` items
+(:class:`ApprovalRecord`); the next response holds the client's decisions
+(:class:`DecisionRecord`), and each time an approved MCP tool "runs" on the server the engine
+logs an :class:`McpRun` (see ``_responses_mcp.py``).
+
 Records are plain mutable dataclasses owned by the response engine and only touched under the
 engine lock. ``payload()`` returns the exact JSON the API sends, so the SDK's ``Response``
 validates it strictly (``output_text`` is not sent: it is an SDK-side property).
@@ -24,9 +29,19 @@ from typing import Any
 
 from adapters.simulator import _responses_behaviour as api
 from adapters.simulator._records import SseEvent
-from adapters.simulator.scenarios import Scenario, SubmittedOutput
+from adapters.simulator.scenarios import McpToolSpec, Scenario, SubmittedOutput
 
-__all__ = ["CallRecord", "ChainEntry", "ChainRecord", "ResponseRecord"]
+__all__ = [
+    "ApprovalRecord",
+    "CallRecord",
+    "ChainEntry",
+    "ChainRecord",
+    "DecisionRecord",
+    "McpDecision",
+    "McpRequest",
+    "McpRun",
+    "ResponseRecord",
+]
 
 Json = dict[str, Any]
 
@@ -68,6 +83,119 @@ class CallRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class McpRequest:
+    """One ``mcp_approval_request`` a response ended with (:attr:`ChainEntry.approval_requests`).
+
+    Attributes:
+        id: the request's id (what an ``mcp_approval_response`` names as
+            ``approval_request_id``).
+        server_label: the MCP server.
+        name: the tool on that server.
+        arguments: the JSON argument string.
+    """
+
+    id: str
+    server_label: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class McpDecision:
+    """One ``mcp_approval_response`` a response was created with (:attr:`ChainEntry.decisions`).
+
+    Attributes:
+        request: the approval request it answers.
+        approve: the client's decision.
+        reason: the reason the client gave, if any.
+        mcp_call_id: the id of the ``mcp_call`` item of this response once the approved tool
+            ran (``None`` while it has not, and always for a rejection).
+    """
+
+    request: McpRequest
+    approve: bool
+    reason: str | None
+    mcp_call_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class McpRun:
+    """One run of a remote MCP tool on the simulated server (:meth:`Simulator.mcp_runs`).
+
+    Attributes:
+        mcp_call_id: the ``mcp_call`` item that reports it.
+        approval_request_id: the approval request it ran for.
+        response_id: the response whose output carries the ``mcp_call``.
+        server_label: the MCP server.
+        name: the tool.
+        arguments: the JSON argument string.
+        output: what the tool returned.
+        at: the sim-clock time it ran.
+    """
+
+    mcp_call_id: str
+    approval_request_id: str
+    response_id: str
+    server_label: str
+    name: str
+    arguments: str
+    output: str
+    at: float
+
+
+@dataclass(slots=True)
+class ApprovalRecord:
+    """One ``mcp_approval_request`` output item a ``RequestApproval`` step made.
+
+    Attributes:
+        ran_in: the response whose ``mcp_call`` ran the tool (at most one, ever).
+    """
+
+    id: str
+    spec: McpToolSpec
+    ran_in: str | None = None
+
+    def request(self) -> McpRequest:
+        """The public view of the request."""
+        spec = self.spec
+        return McpRequest(self.id, spec.server_label, spec.name, spec.arguments)
+
+    def payload(self) -> Json:
+        """The ``mcp_approval_request`` output item (SDK ``McpApprovalRequest``)."""
+        spec = self.spec
+        return {
+            "type": "mcp_approval_request",
+            "id": self.id,
+            "server_label": spec.server_label,
+            "name": spec.name,
+            "arguments": spec.arguments,
+        }
+
+
+@dataclass(slots=True)
+class DecisionRecord:
+    """The client's answer to one approval request, held by the response it created."""
+
+    request: ApprovalRecord
+    approve: bool
+    reason: str | None
+    mcp_call_id: str | None = None
+
+    def entry(self) -> McpDecision:
+        """The public view of the decision."""
+        return McpDecision(self.request.request(), self.approve, self.reason, self.mcp_call_id)
+
+    def result(self) -> SubmittedOutput:
+        """What the model sees of it: the tool's output, or the refusal (for the ``Answer``)."""
+        spec = self.request.spec
+        if self.approve:
+            text = spec.render_output()
+        else:
+            text = "not approved" + (f": {self.reason}" if self.reason else "")
+        return SubmittedOutput(self.request.id, spec.name, spec.arguments, text)
+
+
+@dataclass(frozen=True, slots=True)
 class ChainEntry:
     """One response of a chain, as :meth:`Simulator.response_chain` reports it.
 
@@ -83,6 +211,10 @@ class ChainEntry:
         answered_by: every response created with this one as ``previous_response_id``, oldest
             first (more than one only when a profile allows forks).
         deleted: whether it was deleted (``DELETE /responses/{id}``).
+        approval_requests: the ``mcp_approval_request`` items it ended with, which the next
+            response must answer.
+        decisions: the ``mcp_approval_response`` items it was created with, matched to the
+            requests of its previous response, each with the ``mcp_call`` it ran (if any).
     """
 
     response_id: str
@@ -93,6 +225,8 @@ class ChainEntry:
     calls: tuple[SubmittedOutput, ...]
     answered_by: tuple[str, ...]
     deleted: bool
+    approval_requests: tuple[McpRequest, ...] = ()
+    decisions: tuple[McpDecision, ...] = ()
 
 
 @dataclass(slots=True)
@@ -107,6 +241,8 @@ class ResponseRecord:
         start_step: the scenario step it started at.
         step_index: the step being played.
         calls: the function calls it ended with (rule 3), answered by the next response.
+        approvals: the MCP approval requests it ended with, answered by the next response.
+        decisions: the answers to its previous response's approval requests it was created with.
         answers: ids of the responses created with this one as ``previous_response_id``.
         history: every status it entered, with the sim-clock time.
         events: every stream event, ``data["sequence_number"]`` equal to its index.
@@ -137,6 +273,8 @@ class ResponseRecord:
     phase_start: float = 0.0
     entered: bool = False
     calls: list[CallRecord] = field(default_factory=list)
+    approvals: list[ApprovalRecord] = field(default_factory=list)
+    decisions: list[DecisionRecord] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
     history: list[tuple[str, float]] = field(default_factory=list)
     events: list[SseEvent] = field(default_factory=list)
@@ -166,6 +304,8 @@ class ResponseRecord:
             calls,
             tuple(self.answers),
             self.deleted,
+            tuple(a.request() for a in self.approvals),
+            tuple(d.entry() for d in self.decisions),
         )
 
     def payload(self) -> Json:

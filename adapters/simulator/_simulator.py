@@ -16,7 +16,7 @@ from adapters.simulator._clock import Clock, system_clock
 from adapters.simulator._engine import Engine
 from adapters.simulator._records import RunRecord
 from adapters.simulator._responses_engine import ResponsesEngine
-from adapters.simulator._responses_records import ChainEntry, ResponseRecord
+from adapters.simulator._responses_records import ChainEntry, McpRun, ResponseRecord
 from adapters.simulator._transport import AsyncInProcessTransport, InProcessTransport, LoopThread
 from adapters.simulator.faults import FaultSet
 from adapters.simulator.profiles import PROFILES, PollAfter, ServerProfile
@@ -361,6 +361,13 @@ class Simulator:
         """
         with self.engine.lock:
             return self.responses.chain(response_id)
+
+    def mcp_runs(self) -> list[McpRun]:
+        """Every run of an approved MCP tool (an ``mcp_call`` item), oldest first; at most one
+        per approval request (``ChainEntry.decisions`` say what each response decided)."""
+        with self.engine.lock:
+            self.responses.advance_all()
+            return list(self.responses.mcp_runs)
 
     def response_history(self, response_id: str) -> list[tuple[str, float]]:
         """Every status the response entered, with the sim-clock time, oldest first.

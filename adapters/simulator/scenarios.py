@@ -18,6 +18,12 @@ it is the independent server the core is tested against.
 * :class:`Fail` - end ``failed`` with a ``last_error``.
 * :class:`EndIncomplete` - end ``incomplete`` with ``incomplete_details.reason``.
 * :class:`Hang` - never progress again (until ``expires_at`` expires the run).
+* :class:`RequestApproval` - ``/v1/responses`` only: after ``seconds`` of work, complete the
+  response with one ``mcp_approval_request`` per :class:`McpToolSpec` (a tool on a remote MCP
+  server the "model" wants to call). The next response must answer each with an
+  ``mcp_approval_response``; an approved tool "runs" on the server (its ``mcp_call`` item, with
+  the spec's ``output``, comes first in that response), a rejected one never does. An Answer
+  after it sees each tool's output (or ``not approved: <reason>``) as ``{output}``/``{outputs}``.
 
 How a cancel plays out is part of the scenario too (:class:`CancelBehaviour`): confirmed after a
 delay, never confirmed (stuck in ``cancelling``), or lost to another outcome (the race).
@@ -35,6 +41,7 @@ completed), as a compatible service was seen to do.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -50,7 +57,9 @@ __all__ = [
     "EndIncomplete",
     "Fail",
     "Hang",
+    "McpToolSpec",
     "Queue",
+    "RequestApproval",
     "Scenario",
     "Step",
     "SubmittedOutput",
@@ -58,6 +67,7 @@ __all__ = [
     "Work",
 ]
 
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 #: The default duration of a scenario step: short, so real-clock runs finish in tens of ms.
 STEP_SECONDS = 0.02
 
@@ -123,6 +133,54 @@ class CallTools:
 
 
 @dataclass(frozen=True, slots=True)
+class McpToolSpec:
+    """A call of a tool on a remote MCP server, which the "model" asks the client to approve.
+
+    Attributes:
+        server_label: the MCP server's label (as in the request's ``{"type": "mcp"}`` tool).
+        name: the tool's name on that server.
+        arguments: the raw JSON argument string.
+        output: what the tool returns when it runs: a template where ``{name}``,
+            ``{server_label}``, ``{arguments}`` and ``{<key>}`` (each top-level key of the JSON
+            arguments) are replaced; anything else is kept as written.
+    """
+
+    server_label: str
+    name: str
+    arguments: str = "{}"
+    output: str = "done"
+
+    @classmethod
+    def of(
+        cls, server_label: str, name: str, arguments: Mapping[str, Any], output: str = "done"
+    ) -> McpToolSpec:
+        """Build a request whose arguments are ``arguments`` serialised as JSON."""
+        return cls(server_label, name, json.dumps(dict(arguments)), output)
+
+    def render_output(self) -> str:
+        """The tool's output: :attr:`output` with its placeholders filled."""
+        fields = {"name": self.name, "server_label": self.server_label}
+        fields["arguments"] = self.arguments
+        try:
+            parsed = json.loads(self.arguments)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            for key, value in parsed.items():
+                fields.setdefault(str(key), value if isinstance(value, str) else json.dumps(value))
+        return _PLACEHOLDER.sub(lambda m: fields.get(m.group(1), m.group(0)), self.output)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestApproval:
+    """Work for ``seconds``, then ask the client to approve ``requests`` (``/v1/responses``
+    only: the response completes with one ``mcp_approval_request`` per request)."""
+
+    requests: tuple[McpToolSpec, ...]
+    seconds: float = STEP_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """Write an assistant message over ``seconds`` and complete the run."""
 
@@ -154,7 +212,9 @@ class Hang:
     only a cancel)."""
 
 
-Step = Queue | Work | CallTools | Answer | Fail | EndIncomplete | Hang
+Step = Queue | Work | CallTools | RequestApproval | Answer | Fail | EndIncomplete | Hang
+#: the steps after which the client answers (a ``Queue`` may follow them)
+_ROUND_ENDS = (CallTools, RequestApproval)
 _FINAL = (Answer, Fail, EndIncomplete, Hang)
 
 
@@ -195,7 +255,7 @@ class Scenario:
     Raises:
         ValueError: when the steps cannot be played: empty, a step after a final one
             (Answer/Fail/EndIncomplete/Hang), no final step, a ``Queue`` where the run cannot be
-            queued, or a ``CallTools`` without calls.
+            queued, or a ``CallTools`` without calls (a ``RequestApproval`` without requests).
     """
 
     steps: tuple[Step, ...]
@@ -211,10 +271,19 @@ class Scenario:
                 raise ValueError(
                     "exactly the last step must be Answer, Fail, EndIncomplete or Hang"
                 )
-            if isinstance(step, Queue) and i > 0 and not isinstance(self.steps[i - 1], CallTools):
-                raise ValueError("Queue may only come first or right after CallTools")
+            if isinstance(step, Queue) and i > 0 and not isinstance(self.steps[i - 1], _ROUND_ENDS):
+                raise ValueError(
+                    "Queue may only come first or right after CallTools or RequestApproval"
+                )
             if isinstance(step, CallTools) and not step.calls:
                 raise ValueError("CallTools needs at least one call")
+            if isinstance(step, RequestApproval) and not step.requests:
+                raise ValueError("RequestApproval needs at least one request")
+
+    @property
+    def responses_only(self) -> bool:
+        """Whether the scenario asks for MCP approvals (``/v1/responses`` only, not runs)."""
+        return any(isinstance(step, RequestApproval) for step in self.steps)
 
 
 def render_answer(text: AnswerText, outputs: tuple[SubmittedOutput, ...], last: int) -> str:
@@ -319,6 +388,24 @@ SCENARIOS: dict[str, Scenario] = {
         cancel=CancelBehaviour(confirm_after=STEP_SECONDS, outcome=api.COMPLETED),
         description="a cancel is accepted (cancelling) but the run completes anyway; a "
         "response reads cancelled, then completed",
+    ),
+    "mcp-approval": Scenario(
+        (
+            Queue(),
+            RequestApproval(
+                (
+                    McpToolSpec.of(
+                        "gitmcp",
+                        "deploy",
+                        {"repo": "acme/shop", "ref": "main", "environment": "production"},
+                        output="deployed {repo}@{ref} to {environment}",
+                    ),
+                )
+            ),
+            Answer("Deployment: {output}."),
+        ),
+        description="/v1/responses only: the model asks to run deploy on the MCP server "
+        "gitmcp (an mcp_approval_request), then says how it went",
     ),
     "never-finishes": Scenario(
         (Queue(), Work(), Hang()),
