@@ -191,12 +191,12 @@ class ResponsesEngine:
         decisions: tuple[DecisionRecord, ...] = ()
         if prev is not None and prev.status == api.COMPLETED and (prev.calls or prev.approvals):
             if prev.calls:
-                received = self._match(prev, given, decided)
-                results = received
-            else:  # rule 7
+                received = results = self._match(prev, given, decided)
+                self._answerable(prev, forks)
+            else:  # rule 7 (a second live answer is refused first: its tools may have run)
+                self._answerable(prev, forks)
                 received, decisions = (), mcp.match(prev, decided, given)
                 results = tuple(d.result() for d in decisions)
-            self._answerable(prev, forks)
             chain, start = prev.chain, prev.step_index + 1
             rounds = (*prev.rounds, results)
         else:
