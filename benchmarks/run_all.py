@@ -13,11 +13,12 @@
   foreground tool runner, side by side per server profile (about 7 minutes; ``--quick`` one
   profile);
 * ``chains-slow.json`` - ``bench_chains`` again with 0.5 s server steps (responses of 1-1.5 s) on
-  the two profiles without a header on create (about 8 minutes).
+  the two profiles without a header on create (about 5.5 minutes).
 
 Each benchmark runs in its own interpreter, so one's memory does not colour another's numbers.
-Default sizes finish in about 8 minutes on 2 cores (e2e about 3.5, e2e-slow about 2.5, scale
-about 1, profile under 1); ``--full`` adds N = 10,000 and more repeats (about 20 minutes);
+Default sizes finish in about 21 minutes on 2 cores (e2e about 3.5, e2e-slow about 2.5, chains
+about 7, chains-slow about 5.5, scale about 1, profile under 1); ``--full`` adds N = 10,000 and
+more repeats (about 45 minutes);
 ``--quick`` is the smoke-test size (seconds).
 
 Usage: ``python -m benchmarks.run_all [--quick | --full] [--results DIR] [--only NAME,...]``
