@@ -187,6 +187,8 @@ def outcome_reason(outcome: Ended, timeout_s: float | None = None, noun: str = "
             f"the answer to a request was lost and the API cannot tell whether it got in; "
             f"nothing was sent again (the drive ended {ending})"
         )
+    if ending.kind is EndingKind.HELD:
+        return f"the {noun} waits for a decision outside this drive (held: {ending.detail})"
     if ending.kind is not EndingKind.TERMINAL:
         return f"the drive ended {ending}"
     for key in ("last_error", "error"):

@@ -74,6 +74,12 @@ def test_a_completed_chain_has_no_reason() -> None:
             "next_response)",
         ),
         (
+            Ending(EndingKind.HELD, "requires_action", detail="approval:mcpr_1"),
+            None,
+            {},
+            "the chain waits for a decision outside this drive (held: approval:mcpr_1)",
+        ),
+        (
             Ending(EndingKind.ABANDONED, "in_progress", detail="http_503"),
             None,
             {},
