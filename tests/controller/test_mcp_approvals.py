@@ -15,13 +15,16 @@ import pytest
 from adapters.openai import ResponseOutcome
 from adapters.simulator import (
     Answer,
+    CallTools,
     ChainEntry,
     Fault,
     McpToolSpec,
     Queue,
     RequestApproval,
     Scenario,
+    ToolCallSpec,
 )
+from adapters.simulator.scenarios import ORDER_ITEMS
 from adapters.store import RunStore
 from lifecycle import ApprovalRequest, Decision
 from lifecycle.kernel import EndingKind
@@ -298,6 +301,45 @@ def test_a_lost_answer_to_the_approval_create_is_never_resent(kind: str, env: En
     assert len(env.sim.response_ids()) == 2
     env.clock.advance(1)
     assert len(env.sim.mcp_runs()) == 1
+
+
+MIXED = Scenario(
+    (
+        Queue(),
+        RequestApproval((McpToolSpec.of("gitmcp", "deploy", {"ref": "a"}, "deployed {ref}"),)),
+        Queue(),
+        CallTools((ToolCallSpec.of("calculate_order_total", ORDER_ITEMS),)),
+        Queue(),
+        RequestApproval((McpToolSpec.of("gitmcp", "deploy", {"ref": "b"}, "deployed {ref}"),)),
+        Answer("All: {outputs}."),
+    )
+)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["poll", "stream"])
+def test_mcp_and_function_rounds_are_each_answered_in_their_own_kind(
+    kind: str, env: Env, stream: bool
+) -> None:
+    """approval, function call, approval: each round gets mcp_approval_responses or
+    function_call_outputs as it asked; the local tool runs once, each MCP tool once."""
+    env.sim.add_scenario("mixed", MIXED)
+    box = make_toolbox()
+    desk = desk_for(kind, True)
+    out = Chains(kind, env, box.registry, approver=desk, stream=stream).run("mixed")
+    assert out.status == "completed"
+    assert len(out.response_ids) == 4
+    assert [(c.name, c.kind, c.round) for c in out.tool_calls] == [
+        ("deploy", "mcp_approval", 1),
+        ("calculate_order_total", "function", 2),
+        ("deploy", "mcp_approval", 3),
+    ]
+    assert [r.name for r in desk.asked] == ["deploy", "deploy"]
+    assert box.count("calculate_order_total") == 1
+    assert [run.output for run in env.sim.mcp_runs()] == ["deployed a", "deployed b"]
+    chain = env.sim.response_chain(out.response_id)
+    assert [(len(e.decisions), len(e.outputs)) for e in chain] == [(0, 0), (1, 0), (0, 1), (1, 0)]
+    total = chain[2].outputs[0].output
+    assert out.output_text == f"All: deployed a, {total}, deployed b."
 
 
 # -- a controller bug, reproduced on every profile ----------------------------------------------
