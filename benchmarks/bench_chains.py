@@ -19,16 +19,16 @@ Sides:
   (polling; one event loop for the whole profile, ``asyncio.Runner``);
 * ``controller-stream`` = ``ResponseController(..., stream=True)``;
 * ``loop-2s`` / ``loop-1s`` / ``loop-0.25s`` = **the hand-written SDK loop** a careful user
-  writes without us
-  (:func:`hand_loop`): ``client.responses.create(background=True, ...)``, then, as in the API's
-  background-mode guide, ``while status in (queued, in_progress): sleep(interval); retrieve``;
-  run the function calls (one after another), create the next response with
-  ``previous_response_id`` and the ``function_call_output`` items, repeating ``model``,
-  ``instructions``, ``tools`` and ``metadata``. ``loop-2s`` sleeps what the guide's example
-  sleeps (``sleep(2)``); ``loop-1s`` sleeps the SDK's own pollers' default (1 s; the baseline
-  of the ratios); ``loop-0.25s`` is a tight loop. None reads ``openai-poll-after-ms`` (the SDK's
-  typed ``retrieve`` does not show headers). The scenarios have one call per round, so running
-  calls one after another costs the loop nothing here;
+  writes without us (:func:`hand_loop`): ``client.responses.create(background=True, ...)``,
+  then, as in the API's background-mode guide,
+  ``while status in (queued, in_progress): sleep(interval); retrieve``; run the function calls
+  (one after another), create the next response with ``previous_response_id`` and the
+  ``function_call_output`` items, repeating ``model``, ``instructions``, ``tools`` and
+  ``metadata``. ``loop-2s`` sleeps what the guide's example sleeps (``sleep(2)``); ``loop-1s``
+  sleeps the SDK's own pollers' default (1 s; the baseline of the ratios); ``loop-0.25s`` is a
+  tight loop. None reads ``openai-poll-after-ms`` (the SDK's typed ``retrieve`` does not show
+  headers). The scenarios have one call per round, so running calls one after another costs the
+  loop nothing here;
 * ``sdk-runner-fg`` = the SDK's own ``openai.lib.responses_tool_runner.ResponsesToolRunner`` in
   **foreground** mode (it refuses ``background``, ``conversation`` and
   ``previous_response_id``): one blocking create per turn, the history resent as input. Not the
@@ -41,8 +41,8 @@ Sides:
 Profiles (:data:`adapters.simulator.PROFILES`): ``get-only-poll-after`` (``openai-poll-after-ms:
 50`` on ``GET /responses/{id}`` only), ``no-poll-after`` (never a header), ``reference`` (20 ms on
 every response answer). Scenarios: the simulator's own ``text``, ``order-total`` (one tool round)
-and ``two-rounds`` (two), each server step lasting ``--step`` (50 ms), each tool call
-``--tool-seconds`` (0.2 s), picked with ``metadata={"scenario": name}``.
+and ``two-rounds`` (two), each server step lasting ``--step`` (50 ms), each tool call 0.2 s (10 ms
+steps and tools with ``--quick``), picked with ``metadata={"scenario": name}``.
 
 The sides take turns (each repeat drives one chain per side, the first side rotating), after one
 warm-up chain per side. Measured per chain: **requests** (the simulator's request log; chains are
@@ -52,8 +52,13 @@ benchmark exits 1 otherwise: the chain completed, with the expected final answer
 every side), every tool call ran exactly once and its output reached the server once, every create
 of a background side was ``background=True``, and the chain had the expected length.
 
+The workload (settings, tools, scenarios, expected answers) is in ``_chains_workload``, the
+sides in ``_chains_sides``, one chain measured and checked in ``_chains_measure``, the
+comparison and tables in ``_chains_report``; this module runs them.
+
 Usage: ``python -m benchmarks.bench_chains [--quick] [--repeats N] [--profiles a,b]
-[--scenarios a,b] [--out PATH]`` (default ``benchmarks/results/chains.json``).
+[--scenarios a,b] [--sides a,b] [--step S] [--out PATH]`` (default
+``benchmarks/results/chains.json``).
 """
 
 from __future__ import annotations
