@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -53,3 +54,14 @@ def write_result(path: Path, result: dict[str, Any], *, sort_keys: bool = True) 
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=2, sort_keys=sort_keys)
     path.write_text(text + "\n", encoding="utf-8")
+
+
+def unknown_names(given: dict[str, tuple[list[str], Iterable[str]]]) -> str | None:
+    """One line naming what is unknown in ``{kind: (given names, known names)}``, else ``None``
+    (a command prints it and exits nonzero, before running anything)."""
+    for kind, (names, known) in given.items():
+        allowed = list(known)
+        bad = [n for n in names if n not in allowed]
+        if bad:
+            return f"unknown {kind}: {', '.join(bad)} (known: {', '.join(allowed)})"
+    return None

@@ -74,7 +74,7 @@ from typing import Any
 
 import openai
 
-from adapters.simulator import Simulator, SimulatorServer
+from adapters.simulator import PROFILES, Simulator, SimulatorServer
 from benchmarks._chains_measure import aggregate, drive_once
 from benchmarks._chains_report import comparison, failures, format_per_side, format_table
 from benchmarks._chains_sides import hand_loop, make_side, runner_refusal
@@ -93,7 +93,7 @@ from benchmarks._chains_workload import (
     expected_answers,
     make_scenarios,
 )
-from benchmarks._common import environment, write_result
+from benchmarks._common import environment, unknown_names, write_result
 
 __all__ = [
     "BASELINE",
@@ -232,11 +232,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/chains.json"))
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5)
+    scenarios, profiles, sides = (
+        [n for n in text.split(",") if n] for text in (args.scenarios, args.profiles, args.sides)
+    )
+    bad = unknown_names(
+        {
+            "scenario": (scenarios, SCENARIOS),
+            "profile": (profiles, PROFILES),
+            "side": (sides, SIDES),
+        }
+    )
+    if bad is not None:
+        print(f"bench_chains: {bad}", file=sys.stderr)
+        return 2
     result = run(
         repeats,
-        [n for n in args.scenarios.split(",") if n],
-        profiles=[p for p in args.profiles.split(",") if p],
-        sides=[s for s in args.sides.split(",") if s],
+        scenarios,
+        profiles=profiles,
+        sides=sides,
         step=args.step if args.step is not None else (0.01 if args.quick else STEP),
         tool_seconds=0.01 if args.quick else TOOL_SECONDS,
     )

@@ -56,16 +56,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters.simulator import (
-    CallTools,
-    Simulator,
-    SimulatorServer,
-)
-from benchmarks._common import environment, write_result
+from adapters.simulator import PROFILES, CallTools, Simulator, SimulatorServer
+from benchmarks._common import environment, unknown_names, write_result
 from benchmarks._e2e_measure import Bench, Side, aggregate, drive_once
 from benchmarks._e2e_report import format_headline, format_table, headline, parallel_ratios
 from benchmarks._e2e_sides import (
@@ -229,12 +226,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5)
     step = args.step if args.step is not None else (0.01 if args.quick else STEP)
+    scenarios = [n for n in args.scenarios.split(",") if n]
+    profiles = [p for p in args.profiles.split(",") if p]
+    bad = unknown_names({"scenario": (scenarios, SCENARIOS), "profile": (profiles, PROFILES)})
+    if bad is not None:
+        print(f"bench_e2e: {bad}", file=sys.stderr)
+        return 2
     result = run(
         repeats,
-        scenarios=[n for n in args.scenarios.split(",") if n],
+        scenarios=scenarios,
         tool_seconds=0.01 if args.quick else TOOL_SECONDS,
         step=step,
-        profiles=[p for p in args.profiles.split(",") if p],
+        profiles=profiles,
         what_if=args.what_if,
     )
     write_result(args.out, result, sort_keys=False)

@@ -173,6 +173,29 @@ def test_chains_quick_every_side_completes_with_the_same_answer(tmp_path: Path) 
         assert cell["wall_s"]["min"] >= interval
 
 
+@pytest.mark.parametrize(
+    ("main", "args", "said"),
+    [
+        (bench_chains.main, ["--profiles", "no-poll-after,bogus"], "unknown profile: bogus"),
+        (bench_chains.main, ["--scenarios", "text,bogus"], "unknown scenario: bogus"),
+        (bench_chains.main, ["--sides", "loop-1s,loop-3s"], "unknown side: loop-3s"),
+        (bench_e2e.main, ["--profiles", "bogus"], "unknown profile: bogus"),
+        (bench_e2e.main, ["--scenarios", "bogus"], "unknown scenario: bogus"),
+    ],
+)
+def test_unknown_names_are_one_line_and_exit_2(
+    main: Any, args: list[str], said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelt profile, scenario or side is one line on stderr and exit 2, before anything
+    runs (nothing written)."""
+    out = tmp_path / "result.json"
+    assert main(["--quick", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert said in err
+    assert not out.exists()
+
+
 def test_run_all_knows_every_benchmark_and_mode(tmp_path: Path) -> None:
     """run_all builds one command per benchmark and mode, each writing into the results dir."""
     for name in run_all.BENCHMARKS:
