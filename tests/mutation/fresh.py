@@ -14,6 +14,8 @@ and by nothing else.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 
@@ -25,7 +27,10 @@ def refresh_core_caches() -> None:
     _machine_build._MACHINES.clear()
     _tables._FACTS.clear()
     for spec in _table.LIFECYCLES.values():
-        spec.__dict__.pop("awaiting_client", None)  # a cached_property
+        # drop every derived view first, so a mutant that fails to set one is not hidden by the
+        # view the parent process computed (``awaiting_client`` is a cached_property)
+        for name in ("awaiting_client", *(f.name for f in dataclasses.fields(spec) if not f.init)):
+            spec.__dict__.pop(name, None)
         spec.__post_init__()  # checks the table again, rebuilds its views, empties its path cache
 
 

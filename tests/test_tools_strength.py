@@ -1,0 +1,191 @@
+"""Gaps found by mutation testing in the tool registry and tool schemas (issue 14;
+docs/mutation.md): docstring sections and argument entries, the schema's defaults and its
+strictness, the registry's lookups, and the error outputs of a timeout, an unencodable result and
+an exception with an empty message."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from lifecycle import ToolCall, ToolRegistry
+from lifecycle._dispatch import Prepared
+from lifecycle._tool_schema import clean_schema, is_strict_schema, split_docstring
+
+# -- docstrings ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("section", ["Args", "Arguments", "Parameters", "Params"])
+def test_every_argument_section_name_is_read(section: str) -> None:
+    doc = f"""Add two numbers.
+
+    {section}:
+        a: the first one.
+        b (int): the second one,
+            continued here.
+    """
+    description, args = split_docstring(doc)
+    assert description == "Add two numbers."
+    assert args == {"a": "the first one.", "b": "the second one, continued here."}
+
+
+def test_star_names_are_stripped_and_deeper_lines_continue_the_entry() -> None:
+    """``*args`` is ``args``; a line indented past the entries continues the one before it,
+    even when it looks like an entry itself."""
+    doc = """Do it.
+
+    Args:
+        *items: what to do.
+            note: this is still about items.
+        **options: how.
+    Returns:
+        x: not an argument.
+    """
+    _, args = split_docstring(doc)
+    assert args == {"items": "what to do. note: this is still about items.", "options": "how."}
+
+
+def test_an_indented_header_word_is_not_a_section_and_no_docstring_is_empty() -> None:
+    """Only an unindented ``Args:`` opens a section; nothing before a section is lost."""
+    doc = "Summary.\n\nUsage notes:\n    Args:\n    a: text\n"
+    description, args = split_docstring(doc)
+    assert args == {}
+    assert "Args:" in description
+    assert split_docstring(None) == ("", {})
+    assert split_docstring("") == ("", {})
+
+
+def test_text_in_a_section_before_any_entry_is_not_an_argument() -> None:
+    """A sentence opening the Args section is not glued to an argument."""
+    _, args = split_docstring("S.\n\nArgs:\n    (see below)\n    a: first.\n")
+    assert args == {"a": "first."}
+
+
+# -- schemas ---------------------------------------------------------------------------------------
+
+
+def test_a_tool_without_arguments_has_empty_properties_and_required_and_no_title() -> None:
+    registry = ToolRegistry()
+
+    @registry.tool
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    parameters = registry.definitions()[0]["function"]["parameters"]
+    assert parameters["properties"] == {}
+    assert parameters["required"] == []
+    assert "title" not in parameters
+
+
+def test_clean_schema_drops_the_title_and_keeps_what_is_there() -> None:
+    registry = ToolRegistry()
+
+    @registry.tool
+    def add(a: int, b: int = 2) -> int:
+        """Add."""
+        return a + b
+
+    spec = registry.get("add")
+    assert spec is not None
+    schema = clean_schema(spec.arguments_model)
+    assert "title" not in schema
+    assert set(schema["properties"]) == {"a", "b"}
+    assert schema["required"] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("schema", "strict"),
+    [
+        ({"type": "object", "properties": {}, "required": [], "additionalProperties": False}, True),
+        ({"type": "object", "properties": {}, "required": []}, False),
+        ({"properties": {"a": {}}, "required": ["a"], "additionalProperties": False}, True),
+        ({"properties": {"a": {}}, "required": [], "additionalProperties": False}, False),
+        ({"type": "object", "required": [], "additionalProperties": False}, True),
+        ({"type": "object", "required": ["a"], "additionalProperties": False}, False),
+        ({"anyOf": [{"type": "object", "properties": {}, "required": []}]}, False),
+        ({"anyOf": [{"type": "integer"}, {"type": "string"}]}, True),
+        ({"type": "integer", "default": 1}, False),
+    ],
+)
+def test_strictness_is_checked_on_every_object_at_any_depth(
+    schema: dict[str, Any], strict: bool
+) -> None:
+    assert is_strict_schema(schema) is strict
+
+
+# -- the registry ----------------------------------------------------------------------------------
+
+
+def _registry() -> ToolRegistry:
+    registry = ToolRegistry(max_output_chars=256)
+
+    @registry.tool
+    def add(a: int, b: int) -> int:
+        """Add."""
+        return a + b
+
+    @registry.tool(needs_approval=True)
+    def wire(amount: int) -> str:
+        """Wire money."""
+        return "sent"
+
+    return registry
+
+
+def test_lookups_name_exactly_the_registered_tools() -> None:
+    registry = _registry()
+    assert "add" in registry
+    assert "nope" not in registry
+    assert registry.get("nope") is None
+    assert registry.get("add") is not None
+    assert repr(registry) == "<ToolRegistry tools=['add', 'wire']>"
+    with pytest.raises(ValueError, match="at least 256"):
+        ToolRegistry(max_output_chars=255)
+
+
+def test_response_definitions_are_the_responses_shape_for_the_allowed_tools() -> None:
+    registry = _registry()
+    (only,) = registry.response_definitions(allowed=["wire"])
+    function = registry.definitions(allowed=["wire"])[0]["function"]
+    assert only == {"type": "function", **function}
+    assert only["name"] == "wire"
+    assert [d["name"] for d in registry.response_definitions()] == ["add", "wire"]
+
+
+def test_an_unregistered_name_needs_no_approval() -> None:
+    """Approval follows the tool's declaration; a call of no registered tool is refused by
+    prepare() instead, and needs no approval."""
+    registry = _registry()
+    assert registry.approval_needed(Prepared(ToolCall("c1", "wire", '{"amount": 1}')))
+    assert not registry.approval_needed(Prepared(ToolCall("c2", "nope", "{}")))
+    assert not registry.approval_needed(Prepared(ToolCall("c3", "add", "{}")))
+
+
+def _error(out_text: str) -> dict[str, Any]:
+    error: dict[str, Any] = json.loads(out_text)["error"]
+    return error
+
+
+def test_a_timeout_answers_this_call_with_a_tool_timeout_that_says_so() -> None:
+    out = _registry().finish(ToolCall("c9", "add", "{}"), timed_out=True)
+    assert (out.tool_call_id, out.error) == ("c9", "tool_timeout")
+    assert _error(out.output)["message"] == "the tool did not finish within its budget"
+
+
+def test_an_unencodable_result_names_its_type_for_this_call() -> None:
+    out = _registry().finish(ToolCall("c9", "add", "{}"), object())
+    assert (out.tool_call_id, out.error) == ("c9", "unserializable_result")
+    assert _error(out.output)["message"] == (
+        "the tool returned a object, which is not JSON-encodable"
+    )
+
+
+def test_an_exception_with_an_empty_message_is_named_by_its_type_even_when_exposed() -> None:
+    registry = ToolRegistry(expose_exception_messages=True)
+    empty = registry.finish(ToolCall("c1", "f", "{}"), error=KeyError())
+    assert _error(empty.output)["message"] == "the tool raised KeyError"
+    told = registry.finish(ToolCall("c1", "f", "{}"), error=ValueError("bad input"))
+    assert _error(told.output)["message"] == "bad input"
