@@ -30,7 +30,7 @@ def _commit() -> str | None:
 
 def environment() -> dict[str, Any]:
     """Machine, library versions and commit, so a result file says what was measured where."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
