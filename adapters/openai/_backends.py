@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,6 +38,18 @@ from lifecycle.kernel import (
 )
 
 __all__ = ["AsyncBackend", "SyncBackend"]
+
+
+def _cut(stream: Any) -> None:
+    """Cut a sync stream from another thread: shut its socket down (a blocked read returns at
+    once; closing the response alone does not wake it), then close it."""
+    network = getattr(stream.response, "extensions", {}).get("network_stream")
+    sock = network.get_extra_info("socket") if network is not None else None
+    with contextlib.suppress(OSError):
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        stream.close()
 
 
 def _hook_failed(item: ApprovalRequest, exc: Exception) -> None:
@@ -79,9 +93,13 @@ class AsyncBackend:
         """Send one request (SDK exceptions propagate to the caller's conversion)."""
         return await send_async(self.client, http)
 
-    async def next_event(self, handle: Any) -> Any:
-        """The next event of an open stream."""
-        return await next_event_async(handle)
+    async def next_event(self, handle: Any, timeout: float | None = None) -> Any:
+        """The next event of an open stream; ``timeout``: raise ``TimeoutError`` past it (the
+        kernel cut the read at a deadline nearer than the stream's own idle timeout)."""
+        if timeout is None:
+            return await next_event_async(handle)
+        with anyio.fail_after(max(0.0, timeout)):
+            return await next_event_async(handle)
 
     async def close_stream(self, handle: Any) -> None:
         """Close an open stream."""
@@ -164,9 +182,22 @@ class SyncBackend:
         """Send one request (SDK exceptions propagate to the caller's conversion)."""
         return send_sync(self.client, http)
 
-    def next_event(self, handle: Any) -> Any:
-        """The next event of an open stream."""
-        return next_event_sync(handle)
+    def next_event(self, handle: Any, timeout: float | None = None) -> Any:
+        """The next event of an open stream; ``timeout``: raise ``TimeoutError`` past it (a
+        blocking read cannot be cut short, so a timer closes the stream under it)."""
+        if timeout is None:
+            return next_event_sync(handle)
+        timer = threading.Timer(max(0.0, timeout), _cut, (handle,))
+        timer.daemon = True
+        timer.start()
+        try:
+            return next_event_sync(handle)
+        except Exception:
+            if timer.finished.is_set():
+                raise TimeoutError("stream read cut at a deadline") from None
+            raise
+        finally:
+            timer.cancel()
 
     def close_stream(self, handle: Any) -> None:
         """Close an open stream."""

@@ -5,16 +5,24 @@ a cut stream resumed after its last sequence number, tools that raise or hang.""
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Iterator
 
+import anyio
 import openai
 import pytest
 
-from adapters.openai import ControllerConfig
-from adapters.simulator import Fault
+from adapters.openai import (
+    AsyncResponseController,
+    ControllerConfig,
+    ResponseController,
+    ResponseOutcome,
+)
+from adapters.simulator import Fault, SimulatorServer
 from lifecycle import CallState, ToolRegistry
-from tests.controller.conftest import Env, make_toolbox, open_env
+from tests.controller.conftest import API_KEY, Env, make_toolbox, open_env
 from tests.controller.test_chains import RESPONSES, Chains, chains
 
 ONE = f"{RESPONSES}/*"
@@ -137,3 +145,35 @@ def test_a_tool_that_hangs_is_answered_with_a_timeout_once(kind: str, env: Env) 
     assert runs == [1]
     sent = env.sim.response_chain(out.response_ids[-1])[-1].outputs
     assert [json.loads(o.output)["error"]["type"] for o in sent] == ["tool_timeout"]
+
+
+def test_a_silent_stream_does_not_outlast_the_deadline(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Real time: a stream that never sends another event is read only until the drive's
+    deadline (not for its 60 s idle timeout, nor resumed three times): the deadline cancels the
+    response and the chain ends ``deadline``. Before, the read waited the whole idle timeout
+    and was resumed, so a 1 s deadline ended after minutes."""
+    caplog.set_level(logging.INFO)
+    config = ControllerConfig(overall_timeout_s=1.0, stream_idle_timeout_s=60.0)
+    args = {"model": "sim-model", "input": "x", "metadata": {"scenario": "never-finishes"}}
+    with SimulatorServer() as server:
+        started = time.monotonic()
+        if kind == "sync":
+            with openai.OpenAI(base_url=server.base_url, api_key=API_KEY) as client:
+                out = ResponseController(client, config=config, stream=True).run(**args)
+        else:
+
+            async def main() -> ResponseOutcome:
+                async with openai.AsyncOpenAI(base_url=server.base_url, api_key=API_KEY) as c:
+                    ctl = AsyncResponseController(c, config=config, stream=True)
+                    return await ctl.run(**args)
+
+            out = anyio.run(main)
+        elapsed = time.monotonic() - started
+        cancels = server.sim.request_count("POST", RESPONSES + "/*/cancel")
+    assert (out.ending.kind.value, out.ending.deadline) == ("deadline", "overall")
+    assert out.status == "cancelled"
+    assert cancels == 1
+    assert any("stream closed at a deadline" in r.getMessage() for r in caplog.records)
+    assert elapsed < 30.0  # the 60 s idle read was cut at the 1 s deadline

@@ -140,8 +140,12 @@ class AsyncPump(ControllerBase):
             if self.crash_at == "after_tool_effect":
                 raise CrashPoint(self.crash_at)
         elif isinstance(request, NextEvent):
+            idle = request.idle_timeout  # the kernel cuts it at a nearer deadline
+            cut = idle if idle < self.config.stream_idle_timeout_s else None
             try:
-                value = await io.next_event(request.handle)
+                value = await io.next_event(request.handle, cut)
+            except TimeoutError:
+                failure = Failure(FailureKind.TIMEOUT, message="stream read cut at a deadline")
             except Exception as exc:
                 failure = failure_of(exc, streaming=True) or Failure(
                     FailureKind.STREAM, message=type(exc).__name__

@@ -142,8 +142,12 @@ class SyncPump(ControllerBase):
             if self.crash_at == "after_tool_effect":
                 raise CrashPoint(self.crash_at)
         elif isinstance(request, NextEvent):
+            idle = request.idle_timeout  # the kernel cuts it at a nearer deadline
+            cut = idle if idle < self.config.stream_idle_timeout_s else None
             try:
-                value = io.next_event(request.handle)
+                value = io.next_event(request.handle, cut)
+            except TimeoutError:
+                failure = Failure(FailureKind.TIMEOUT, message="stream read cut at a deadline")
             except Exception as exc:
                 failure = failure_of(exc, streaming=True) or Failure(
                     FailureKind.STREAM, message=type(exc).__name__
