@@ -31,6 +31,7 @@ from adapters.simulator._responses_records import (
     DecisionRecord,
     McpRun,
     ResponseRecord,
+    mcp_output,
 )
 from adapters.simulator.scenarios import RequestApproval
 
@@ -154,7 +155,7 @@ def run_approved(
         if not decision.approve or request.ran_in is not None:
             continue
         spec, call_id, index = request.spec, new_id("mcp"), len(resp.output)
-        output = spec.render_output()
+        output = mcp_output(spec)
         request.ran_in, decision.mcp_call_id = resp.id, call_id
 
         where: Json = {"item_id": call_id, "output_index": index}

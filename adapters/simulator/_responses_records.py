@@ -24,6 +24,8 @@ validates it strictly (``output_text`` is not sent: it is an SDK-side property).
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +43,25 @@ __all__ = [
     "McpRequest",
     "McpRun",
     "ResponseRecord",
+    "mcp_output",
 ]
 
 Json = dict[str, Any]
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+def mcp_output(spec: McpToolSpec) -> str:
+    """What an approved MCP tool returns: ``spec.output`` with ``{name}``, ``{server_label}``,
+    ``{arguments}`` and each top-level argument filled in (other braces kept as written)."""
+    fields = {"name": spec.name, "server_label": spec.server_label, "arguments": spec.arguments}
+    try:
+        parsed = json.loads(spec.arguments)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        for key, value in parsed.items():
+            fields.setdefault(str(key), value if isinstance(value, str) else json.dumps(value))
+    return _PLACEHOLDER.sub(lambda m: fields.get(m.group(1), m.group(0)), spec.output)
 
 
 @dataclass(slots=True)
@@ -189,7 +207,7 @@ class DecisionRecord:
         """What the model sees of it: the tool's output, or the refusal (for the ``Answer``)."""
         spec = self.request.spec
         if self.approve:
-            text = spec.render_output()
+            text = mcp_output(spec)
         else:
             text = "not approved" + (f": {self.reason}" if self.reason else "")
         return SubmittedOutput(self.request.id, spec.name, spec.arguments, text)

@@ -41,7 +41,6 @@ completed), as a compatible service was seen to do.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -67,7 +66,6 @@ __all__ = [
     "Work",
 ]
 
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 #: The default duration of a scenario step: short, so real-clock runs finish in tens of ms.
 STEP_SECONDS = 0.02
 
@@ -156,19 +154,6 @@ class McpToolSpec:
     ) -> McpToolSpec:
         """Build a request whose arguments are ``arguments`` serialised as JSON."""
         return cls(server_label, name, json.dumps(dict(arguments)), output)
-
-    def render_output(self) -> str:
-        """The tool's output: :attr:`output` with its placeholders filled."""
-        fields = {"name": self.name, "server_label": self.server_label}
-        fields["arguments"] = self.arguments
-        try:
-            parsed = json.loads(self.arguments)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            for key, value in parsed.items():
-                fields.setdefault(str(key), value if isinstance(value, str) else json.dumps(value))
-        return _PLACEHOLDER.sub(lambda m: fields.get(m.group(1), m.group(0)), self.output)
 
 
 @dataclass(frozen=True, slots=True)

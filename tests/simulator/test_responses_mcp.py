@@ -25,6 +25,7 @@ from adapters.simulator import (
     Scenario,
     Simulator,
 )
+from adapters.simulator._responses_records import mcp_output
 
 from .conftest import IN_PROCESS_URL
 from .responses_helpers import ORDER_TOOL, answers, wait
@@ -438,9 +439,9 @@ def test_the_output_template_fills_the_arguments() -> None:
     spec = McpToolSpec.of(
         "s", "t", {"a": "x", "n": 3, "l": [1]}, "{name}@{server_label}: {a} {n} {l} {zz}"
     )
-    assert spec.render_output() == "t@s: x 3 [1] {zz}"
-    assert McpToolSpec("s", "t", "not json", "{arguments}!").render_output() == "not json!"
-    assert McpToolSpec("s", "t", '{"a": "{b}", "b": "no"}', "{a}").render_output() == "{b}"
+    assert mcp_output(spec) == "t@s: x 3 [1] {zz}"
+    assert mcp_output(McpToolSpec("s", "t", "not json", "{arguments}!")) == "not json!"
+    assert mcp_output(McpToolSpec("s", "t", '{"a": "{b}", "b": "no"}', "{a}")) == "{b}"
 
 
 def test_a_request_approval_step_needs_requests() -> None:
