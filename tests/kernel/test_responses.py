@@ -323,3 +323,36 @@ def test_a_replay_of_the_answered_response_on_the_next_ones_read_is_not_a_new_ro
     assert calc_tools.runs["add"] == 1
     assert [c.op for c in script.calls()] == ["create", "submit", "retrieve", "retrieve"]
     assert result.anomalies, "the replayed response is recorded"
+
+
+def test_a_resumed_round_waits_for_a_readable_response_before_answering(
+    calc_tools: CountingTools,
+) -> None:
+    """A chain saved while it waited for its tools is resumed, and the first read answers
+    garbage: nothing is sent until a read shows the response (the next create copies its
+    arguments from it), then the round is answered once."""
+    from lifecycle import RESPONSE_CHAIN, RunLifecycle, ToolLedger
+
+    waiting = ResponsesBinding().parse(json.dumps(response("completed", output=[CALL])).encode())
+    assert not isinstance(waiting, Failure)
+    lc = RunLifecycle(RESPONSE_CHAIN)
+    lc.observe("in_progress")
+    lc.observe(waiting.status, tool_calls=waiting.tool_calls)
+    assert lc.awaiting_client
+    lc.take_commands()
+    d = chain_drive(calc_tools)
+    d.run_id = "resp_1"
+    script = Script().add(
+        ok(b"<html>502 Bad Gateway</html>"),  # the first read: garbage
+        ok(response("completed", output=[CALL])),
+        ok(response("queued", rid="resp_2")),
+        ok(response("completed", rid="resp_2", output=answer("3"))),
+    )
+    result = script.play(d.resume(lc, ToolLedger(), op_id="op_1"))
+    assert result.ending.kind is EndingKind.TERMINAL
+    assert result.ending.status == "completed"
+    assert [c.op for c in script.calls()] == ["retrieve", "retrieve", "submit", "retrieve"]
+    nxt = script.calls()[2].http.body
+    assert nxt is not None
+    assert (nxt["model"], nxt["instructions"]) == ("gpt-test", "be brief")
+    assert calc_tools.runs["add"] == 1
