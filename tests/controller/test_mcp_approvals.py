@@ -66,21 +66,6 @@ def env(sim_profile: str) -> Iterator[Env]:
         yield e
 
 
-GARBLED_FIRST_READ = (
-    "controller bug: drive(response_id=...) and recover() end `abandoned` (detail `malformed`) "
-    "when their first read of the response is a garbled body, where the poll loop polls again "
-    "(lifecycle/kernel/_loop.py attach_body/resume_body use _poll.read, a read that must succeed)"
-)
-
-
-@pytest.fixture
-def garbled_first_read_is_fatal(request: pytest.FixtureRequest, sim_profile: str) -> None:
-    """Under ``garbage-bodies`` the continuing drive's first GET is garbage: the bug of
-    :data:`GARBLED_FIRST_READ` (reproduced on every profile by the tests at the end)."""
-    if sim_profile == "garbage-bodies":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=GARBLED_FIRST_READ))
-
-
 def desk_for(kind: str, decision: Decision | bool | None) -> Desk:
     return AsyncDesk(decision) if kind == "async" else Desk(decision)
 
@@ -160,7 +145,6 @@ def test_a_rejected_mcp_tool_never_runs_and_the_reason_reaches_the_server(
     assert out.output_text == "Deployment: not approved: change freeze."
 
 
-@pytest.mark.usefixtures("garbled_first_read_is_fatal")
 def test_an_undecided_mcp_request_holds_the_chain_until_a_drive_says_yes(
     kind: str, env: Env
 ) -> None:
@@ -186,7 +170,6 @@ def test_an_undecided_mcp_request_holds_the_chain_until_a_drive_says_yes(
     assert done.output_text == f"Deployment: {DEPLOYED}."
 
 
-@pytest.mark.usefixtures("garbled_first_read_is_fatal")
 def test_a_chain_held_on_an_mcp_request_survives_a_restart(
     kind: str, env: Env, tmp_path: Path
 ) -> None:
@@ -256,7 +239,6 @@ class ByName(Desk):
         return self.decisions.get(request.name)
 
 
-@pytest.mark.usefixtures("garbled_first_read_is_fatal")
 def test_a_round_half_decided_is_held_and_recover_asks_only_about_the_rest(
     kind: str, env: Env, tmp_path: Path
 ) -> None:
@@ -342,7 +324,7 @@ def test_mcp_and_function_rounds_are_each_answered_in_their_own_kind(
     assert out.output_text == f"All: deployed a, {total}, deployed b."
 
 
-# -- a controller bug, reproduced on every profile ----------------------------------------------
+# -- a garbled first read of a held chain (the garbage-bodies profile's GETs, on every profile) --
 
 
 def garble_next_read(env: Env) -> None:
@@ -358,21 +340,21 @@ def test_a_garbled_poll_of_a_running_chain_is_a_lost_observation(kind: str, env:
     assert len(env.sim.mcp_runs()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=GARBLED_FIRST_READ)
 def test_a_garbled_first_read_does_not_end_the_drive_of_a_held_chain(kind: str, env: Env) -> None:
+    """drive() of a held chain whose first read is garbage polls again (it ended ``abandoned``,
+    ``malformed``, with the never-observed status ``queued``, before the kernel's fix)."""
     held = chains(kind, env, desk_for(kind, None)).run(SCENARIO)
     assert held.ending.kind is EndingKind.HELD
     garble_next_read(env)
     done = chains(kind, env, desk_for(kind, True)).call("drive", response_id=held.response_id)
-    # today: status "queued" (never observed), ending abandoned / malformed, nothing sent
     assert (done.status, done.ending.kind) == ("completed", EndingKind.TERMINAL)
     assert len(env.sim.mcp_runs()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=GARBLED_FIRST_READ)
 def test_a_garbled_first_read_does_not_end_the_recovery_of_a_held_chain(
     kind: str, env: Env, tmp_path: Path
 ) -> None:
+    """recover() likewise: the held round is answered once a readable response is seen."""
     store = RunStore(tmp_path / "chains.db", clock=env.clock)
     held = chains(kind, env, desk_for(kind, None), store=store).run(SCENARIO)
     assert held.ending.kind is EndingKind.HELD
