@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from lifecycle._ledger import ToolLedger
 from lifecycle._machine import Hooks, RunLifecycle
-from lifecycle._records import Via
+from lifecycle._records import JournalEntry, Via
 from lifecycle._tools import ToolRegistry
 from lifecycle.kernel import _calls, _cancel, _deadlines, _finish, _loop
 from lifecycle.kernel._binding import Binding, Flow, Observation, StreamItem
@@ -149,6 +149,8 @@ class Drive:
         self.superseded: str | None = None
         #: call ids whose output a submit carried (effect log ``submitted``): sent at most once
         self.submitted: set[str] = set()
+        #: our own move into a new object, reported with that object's first observation
+        self.unreported: tuple[JournalEntry, ...] = ()
 
     # -- talking to the driver -----------------------------------------------------------------
 
@@ -222,6 +224,8 @@ class Drive:
         self.last = obs
         lc = self.lc
         entries = lc.observe(obs.status, via=via, at=self.wall, tool_calls=obs.tool_calls)
+        if self.unreported:  # the move into this (new) object is ours: report it with it
+            entries, self.unreported = [*self.unreported, *entries], ()
         if entries or self.superseded:  # a chain's next response is saved even if no move
             yield from save(self)
         if entries:

@@ -33,7 +33,7 @@ from lifecycle.kernel._ending import EndingKind
 from lifecycle.kernel._errors import CallFailed, DeadlineReached, Stop
 from lifecycle.kernel._finish import settled
 from lifecycle.kernel._messages import StreamOpened
-from lifecycle.kernel._poll import poll
+from lifecycle.kernel._poll import first_read, poll
 from lifecycle.kernel._rounds import reconcile_submit, tool_round
 from lifecycle.kernel._stream import consume
 
@@ -65,9 +65,8 @@ def create_body(d: Drive, args: Mapping[str, Any], op_id: str) -> Flow:
 
 
 def attach_body(d: Drive) -> Flow:
-    """Read an existing run, then follow it (a garbled or failed first read is a lost
-    observation, as any poll's: the loop polls again)."""
-    yield from poll(d)
+    """Read an existing run, then follow it."""
+    yield from first_read(d)
     yield from follow(d)
 
 
@@ -97,7 +96,7 @@ def resume_body(
         if not settled:
             d.pending_round = d.lc.pending_tool_calls
     else:
-        yield from poll(d)
+        yield from first_read(d)
         while d.last is None and d.lc.awaiting_client and d.lc.pending_tool_calls:
             # a lost first read, and a round to answer: its answer is built from the object as
             # the server shows it (a chain's create arguments, which calls are approvals), so
@@ -126,7 +125,7 @@ def cancel_body(d: Drive) -> Flow:
     """Cancel an existing run and follow it until it ends (or the cancelling deadline)."""
     d.user_cancel_seen = True
     d.cancel_requested = True  # even if the run turns out to have ended: a lost race
-    yield from poll(d)
+    yield from first_read(d)
     if not d.lc.is_terminal:
         yield from send_cancel(d)
     yield from follow(d)

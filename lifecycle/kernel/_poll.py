@@ -19,13 +19,31 @@ from lifecycle.kernel._messages import Failure, HttpResponse
 if TYPE_CHECKING:
     from lifecycle.kernel._drive import Drive
 
-__all__ = ["poll", "read"]
+__all__ = ["first_read", "poll", "read"]
 
 
 def read(d: Drive) -> Flow:
     """Read the run once; a failure ends the drive (see :meth:`Drive.guarded`)."""
     response = yield from d.call("retrieve", d.binding.retrieve(d.scope, d.run_id))
     yield from d.observe(d.parse(response), Via.POLL)
+    d.schedule.after_poll(response.headers, d.now)
+
+
+def first_read(d: Drive) -> Flow:
+    """The first read of a drive that attaches to, resumes or cancels an existing run. A read
+    that fails for good ends the drive (the server cannot be reached, or refuses); an answer
+    that is not the object (garbage from a proxy) is a lost observation, as any poll's: the
+    follow loop polls again."""
+    response = yield from d.call("retrieve", d.binding.retrieve(d.scope, d.run_id))
+    assert isinstance(response, HttpResponse)
+    parsed = d.binding.parse(response.body)
+    if isinstance(parsed, Failure):
+        yield from d.note(
+            logging.WARNING, "read answered garbage; polling on", error=parsed.message
+        )
+        d.schedule.after_failure(parsed, d.now)
+        return
+    yield from d.observe(parsed, Via.POLL)
     d.schedule.after_poll(response.headers, d.now)
 
 

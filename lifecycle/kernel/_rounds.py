@@ -208,7 +208,8 @@ def _accepted(d: Drive, ids: list[str], value: object) -> Flow:
     """The server accepted the outputs (2xx): record the delivery, then take the answer."""
     new_object = d.binding.capabilities.submit_starts_new_object
     if new_object:  # the answer is the next object: the round's edge is ours, certainly
-        d.lc.trigger(d.facts.submit_trigger[d.lc._status], at=d.wall, tool_call_ids=ids)
+        entry = d.lc.trigger(d.facts.submit_trigger[d.lc._status], at=d.wall, tool_call_ids=ids)
+        d.unreported = (entry,)
     else:
         d.lc.record_submission(ids)
     d.ledger.delivered(ids)

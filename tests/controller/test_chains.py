@@ -218,6 +218,14 @@ def test_events_report_each_response_change_and_end_with_the_outcome(env: Env) -
     changes = [e for e in events if isinstance(e, ResponseChanged)]
     assert {e.response_id for e in changes} == set(events[-1].outcome.response_ids)
     assert changes[-1].status == "completed"
+    # every move of the journal is reported once, our own into the next response included
+    # (with that response's id)
+    reported = [(e.response_id, j.source, j.dest, j.via) for e in changes for j in e.entries]
+    ids = events[-1].outcome.response_ids
+    assert [r[1:] for r in reported] == [
+        (j.source, j.dest, j.via) for j in events[-1].outcome.history
+    ]
+    assert ("requires_action", "queued", "client") in [r[1:] for r in reported if r[0] == ids[1]]
 
 
 def test_the_controller_refuses_arguments_it_owns(env: Env) -> None:
