@@ -6,6 +6,7 @@ round anomalies carry how and when they were seen, and terminal commands name th
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -88,11 +89,22 @@ def test_hooks_get_the_entry_and_the_tool_calls() -> None:
     hooks = Hooks()
     entries: list[JournalEntry] = []
     rounds: list[tuple[ToolCall, ...]] = []
-    hooks.on_enter("requires_action")(lambda run, entry: entries.append(entry))
-    hooks.on_requires_action(lambda run, calls: rounds.append(tuple(calls)))
+    runs: list[RunLifecycle] = []
+
+    def on_enter(run: RunLifecycle, entry: JournalEntry) -> None:
+        entries.append(entry)
+        runs.append(run)
+
+    def on_round(run: RunLifecycle, calls: Sequence[ToolCall]) -> None:
+        rounds.append(tuple(calls))
+        runs.append(run)
+
+    hooks.on_enter("requires_action")(on_enter)
+    hooks.on_requires_action(on_round)
     run = _waiting(hooks=hooks)
     assert [e.dest for e in entries] == ["requires_action"]
     assert rounds == [tuple(CALLS)]
+    assert runs == [run, run]
     assert list(run.anomalies) == []
 
 

@@ -6,9 +6,10 @@ an exception with an empty message."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from pydantic import Field
 
 from lifecycle import ToolCall, ToolRegistry
 from lifecycle._dispatch import Prepared
@@ -104,6 +105,7 @@ def test_clean_schema_drops_the_title_and_keeps_what_is_there() -> None:
         ({"properties": {"a": {}}, "required": ["a"], "additionalProperties": False}, True),
         ({"properties": {"a": {}}, "required": [], "additionalProperties": False}, False),
         ({"type": "object", "required": [], "additionalProperties": False}, True),
+        ({"type": "object", "additionalProperties": False}, True),
         ({"type": "object", "required": ["a"], "additionalProperties": False}, False),
         ({"anyOf": [{"type": "object", "properties": {}, "required": []}]}, False),
         ({"anyOf": [{"type": "integer"}, {"type": "string"}]}, True),
@@ -189,3 +191,42 @@ def test_an_exception_with_an_empty_message_is_named_by_its_type_even_when_expos
     assert _error(empty.output)["message"] == "the tool raised KeyError"
     told = registry.finish(ToolCall("c1", "f", "{}"), error=ValueError("bad input"))
     assert _error(told.output)["message"] == "bad input"
+
+
+def test_a_tool_needs_no_approval_unless_declared_and_is_named_after_its_function() -> None:
+    registry = ToolRegistry()
+
+    @registry.tool
+    def lookup(key: str) -> str:
+        """Look up."""
+        return key
+
+    assert registry.names == ("lookup",)
+    spec = registry.get("lookup")
+    assert spec is not None
+    assert spec.needs_approval is False
+
+
+def test_schema_errors_shown_to_the_model_carry_no_documentation_urls() -> None:
+    out = _registry().prepare(ToolCall("c1", "add", '{"a": "one", "b": 2}')).error
+    assert out is not None
+    assert out.error == "invalid_arguments"
+    assert "http" not in out.output
+    assert "url" not in json.loads(out.output)["error"]["errors"][0]
+
+
+def test_annotated_constraints_of_a_parameter_are_enforced() -> None:
+    """``Annotated[int, Field(gt=0)]``: the constraint is part of the arguments model."""
+    registry = ToolRegistry()
+
+    @registry.tool
+    def take(count: Annotated[int, Field(gt=0)]) -> int:
+        """Take some."""
+        return count
+
+    assert registry.prepare(ToolCall("c1", "take", '{"count": 2}')).error is None
+    refused = registry.prepare(ToolCall("c2", "take", '{"count": 0}')).error
+    assert refused is not None
+    assert refused.error == "invalid_arguments"
+    schema = registry.definitions()[0]["function"]["parameters"]
+    assert schema["properties"]["count"]["exclusiveMinimum"] == 0
