@@ -207,7 +207,8 @@ def known_scenarios() -> list[str]:
     from adapters.simulator import Simulator
 
     with Simulator() as sim:
-        return sim.scenario_names
+        only_responses = {n for n, sc in sim.engine.scenarios.items() if sc.responses_only}
+        return [n for n in sim.scenario_names if n not in only_responses]
 
 
 @dataclass(frozen=True)

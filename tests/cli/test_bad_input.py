@@ -246,3 +246,14 @@ def test_worker_against_a_temporal_that_is_not_there() -> None:
     done = lifecycle("worker", "--temporal", f"127.0.0.1:{port}", "--task-queue", "q", timeout=60)
     assert done.returncode == 1
     assert f"cannot reach Temporal at 127.0.0.1:{port}" in one_error_line(done)
+
+
+def test_the_assistants_demo_refuses_a_responses_only_scenario_before_any_request() -> None:
+    """``mcp-approval`` plays over /v1/responses only: the Assistants demo refuses it with one
+    line (it used to pass the check and fail on the server's 400), and does not list it."""
+    done = lifecycle("demo", "--scenario", "mcp-approval")
+    assert done.returncode == 2
+    line = one_error_line(done)
+    assert "unknown scenario 'mcp-approval'" in line
+    assert "order-total" in line
+    assert "mcp-approval" not in line.split("one of:")[1]
