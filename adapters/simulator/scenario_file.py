@@ -23,8 +23,11 @@ after ``call_tools``), ``work``, ``call_tools`` (``calls``: one or more ``{name,
 ``{output}`` the first output of the last round and ``{outputs}`` every output), ``fail``
 (``code``: ``server_error``, ``rate_limit_exceeded`` or ``invalid_prompt``; ``message``),
 ``incomplete`` (``reason``: ``max_completion_tokens`` or ``max_prompt_tokens``; ``text``) and
-``hang`` (never progress). Exactly the last step is ``answer``, ``fail``, ``incomplete`` or
-``hang``. ``cancel.confirm_after`` is the delay before a cancel settles (``null``/absent in JSON
+``hang`` (never progress), and, for ``/v1/responses`` only, ``request_approval`` (``requests``:
+one or more ``{server_label, name, arguments, output}``: the response asks the client to approve
+a call of a tool on a remote MCP server; an approved one runs once and its ``output`` template
+comes back in an ``mcp_call`` item). Exactly the last step is ``answer``, ``fail``,
+``incomplete`` or ``hang``. ``cancel.confirm_after`` is the delay before a cancel settles (``null``/absent in JSON
 for never is not allowed in TOML: leave ``cancel`` out for the default), ``cancel.outcome`` the
 terminal status it settles in (``completed`` = the cancel lost the race).
 
@@ -54,7 +57,9 @@ from adapters.simulator.scenarios import (
     EndIncomplete,
     Fail,
     Hang,
+    McpToolSpec,
     Queue,
+    RequestApproval,
     Scenario,
     Step,
     ToolCallSpec,
@@ -106,6 +111,25 @@ class _CallTools(_Model):
         return CallTools(tuple(c.spec() for c in self.calls), self.seconds)
 
 
+class _McpRequest(_Model):
+    server_label: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    output: str = "done"
+
+    def spec(self) -> McpToolSpec:
+        return McpToolSpec.of(self.server_label, self.name, self.arguments, self.output)
+
+
+class _RequestApproval(_Model):
+    kind: Literal["request_approval"]
+    requests: list[_McpRequest] = Field(min_length=1)
+    seconds: Seconds = STEP_SECONDS
+
+    def step(self) -> Step:
+        return RequestApproval(tuple(r.spec() for r in self.requests), self.seconds)
+
+
 class _Answer(_Model):
     kind: Literal["answer"]
     text: str
@@ -143,7 +167,7 @@ class _Hang(_Model):
 
 
 _Step = Annotated[
-    _Queue | _Work | _CallTools | _Answer | _Fail | _Incomplete | _Hang,
+    _Queue | _Work | _CallTools | _RequestApproval | _Answer | _Fail | _Incomplete | _Hang,
     Field(discriminator="kind"),
 ]
 
@@ -205,6 +229,7 @@ def _problems(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[
 
 
 _ENDS = ("answer", "fail", "incomplete", "hang")
+_CLIENT_ROUNDS = ("call_tools", "request_approval")
 
 
 def _order_problems(steps: list[_Step]) -> list[str]:
@@ -216,8 +241,11 @@ def _order_problems(steps: list[_Step]) -> list[str]:
             out.append(f"steps[{i}]: {step.kind} ends the scenario, so it must be the last step")
         if i == last and step.kind not in _ENDS:
             out.append(f"steps[{i}]: the last step must be one of {', '.join(_ENDS)}")
-        if step.kind == "queue" and i > 0 and steps[i - 1].kind != "call_tools":
-            out.append(f"steps[{i}]: queue may only come first or right after call_tools")
+        if step.kind == "queue" and i > 0 and steps[i - 1].kind not in _CLIENT_ROUNDS:
+            out.append(
+                f"steps[{i}]: queue may only come first or right after call_tools or "
+                "request_approval"
+            )
     return out
 
 
@@ -262,7 +290,9 @@ def parse_scenarios(data: Any, source: str = "scenarios") -> ScenarioFile:
     return ScenarioFile(scenarios, parsed.default)
 
 
-_KINDS = frozenset(("queue", "work", "call_tools", "answer", "fail", "incomplete", "hang"))
+_KINDS = frozenset(
+    ("queue", "work", "call_tools", "request_approval", "answer", "fail", "incomplete", "hang")
+)
 
 
 def load_scenarios(path: str | Path) -> ScenarioFile:

@@ -130,10 +130,12 @@ steps = [{ kind = "work" }, { kind = "queue" }, { kind = "hang" }]
         "scenarios.a.steps[0].seconds: Input should be greater than or equal to 0",
         "scenarios.a.steps[1].calls[0].name: Field required",
         "scenarios.a.steps[2]: Input tag 'answr' found using 'kind' does not match any of the "
-        "expected tags: 'queue', 'work', 'call_tools', 'answer', 'fail', 'incomplete', 'hang'",
+        "expected tags: 'queue', 'work', 'call_tools', 'request_approval', 'answer', 'fail', "
+        "'incomplete', 'hang'",
         "scenarios.b.steps[0]: answer ends the scenario, so it must be the last step",
         "scenarios.b.steps[1]: the last step must be one of answer, fail, incomplete, hang",
-        "scenarios.c.steps[1]: queue may only come first or right after call_tools",
+        "scenarios.c.steps[1]: queue may only come first or right after call_tools or "
+        "request_approval",
         "default: 'nope' is not a scenario of the file or a built-in one",
     ]
 
@@ -256,3 +258,54 @@ def test_the_documented_file_and_example_work(
     sim.close()  # type: ignore[attr-defined]
     for line in re.findall(r"^Error: scenarios\.toml: (.*)$", doc, flags=re.M):
         assert line.split(": ", 1)[0].startswith("scenarios.")
+
+
+MCP_FILE = """
+[scenarios.deploy]
+steps = [
+  { kind = "queue" },
+  { kind = "request_approval", requests = [
+      { server_label = "gitmcp", name = "deploy", arguments = { repo = "shop" }, output = "{repo} up" },
+  ] },
+  { kind = "queue" },
+  { kind = "answer", text = "Done: {output}." },
+]
+"""
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_a_file_scenario_asks_for_an_mcp_approval(tmp_path: Path, approve: bool) -> None:
+    """A request_approval step from a file: the chain's approver decides, an approved tool runs
+    once on the server and its output reaches the answer; a rejected one never runs."""
+    from lifecycle import Decision
+
+    path = tmp_path / "mcp.toml"
+    path.write_text(MCP_FILE, encoding="utf-8")
+    loaded = load_scenarios(path)
+    asked: list[str] = []
+
+    def approver(request: object) -> Decision:
+        asked.append(getattr(request, "name", ""))
+        return Decision(approved=approve, reason=None if approve else "not today")
+
+    with Simulator(scenarios=loaded.scenarios) as sim:
+        client = openai.OpenAI(
+            base_url="http://simulator.local/v1", api_key="sk-sim", http_client=sim.http_client()
+        )
+        out = ResponseController(client, approver=approver).run(
+            model="m", input="ship it", metadata={"scenario": "deploy"}
+        )
+        runs = sim.mcp_runs()
+        client.close()
+    assert out.status == "completed"
+    assert asked == ["deploy"]
+    assert len(runs) == (1 if approve else 0)
+    if approve:
+        assert out.output_text == "Done: shop up."
+
+
+def test_request_approval_needs_its_requests() -> None:
+    with pytest.raises(ScenarioFileError, match=r"steps\[0\]\.requests"):
+        parse_scenarios(
+            {"scenarios": {"x": {"steps": [{"kind": "request_approval", "requests": []}]}}}
+        )
