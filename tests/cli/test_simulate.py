@@ -265,7 +265,7 @@ MCP_FILE = """
 steps = [
   { kind = "queue" },
   { kind = "request_approval", requests = [
-      { server_label = "gitmcp", name = "deploy", arguments = { repo = "shop" }, output = "{repo} up" },
+  { server_label = "git", name = "deploy", arguments = { repo = "shop" }, output = "{repo} up" },
   ] },
   { kind = "queue" },
   { kind = "answer", text = "Done: {output}." },
