@@ -1,8 +1,8 @@
 """Mutation testing of the core and the kernel's decision modules (mutmut 3; docs/mutation.md).
 
     pip install -e '.[mutation]'
-    python scripts/mutation.py                      # every module (about half an hour on 2 cores)
-    python scripts/mutation.py kernel               # the kernel's decision modules only
+    python scripts/mutation.py                      # every module (well over an hour here)
+    python scripts/mutation.py kernel --jobs 1      # the kernel's decision modules (~15 min)
     python scripts/mutation.py lifecycle/_dispatch.py lifecycle/_ledger.py
     python scripts/mutation.py --survivors core     # also print each surviving mutant's diff
     python scripts/mutation.py --min-score 90 lifecycle/_dispatch.py   # fail below 90 %
@@ -161,7 +161,9 @@ def table(scores: list[Score]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("targets", nargs="*", help="core, kernel, all (default) or module paths")
-    parser.add_argument("--jobs", type=int, default=None, help="parallel mutants (default: CPUs)")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="parallel mutants (default: CPUs; 1 on a shared box)"
+    )
     parser.add_argument("--keep", action="store_true", help="reuse mutants/ from the last run")
     parser.add_argument("--survivors", action="store_true", help="print each survivor's diff")
     parser.add_argument("--min-score", type=float, default=None, help="fail under this score")

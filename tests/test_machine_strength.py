@@ -232,3 +232,16 @@ def test_a_tool_call_repr_shows_the_size_of_its_arguments() -> None:
     assert (
         repr(ToolCall("c1", "f", '{"a": 1}')) == "ToolCall(id='c1', name='f', arguments=<8 chars>)"
     )
+
+
+def test_commands_not_taken_yet_are_kept_when_the_next_round_opens() -> None:
+    """Two rounds, nobody took the first one's command: both are in the outbox, in order."""
+    run = _waiting()
+    run.trigger("submit_tool_outputs", tool_call_ids=["call_a", "call_b"])
+    run.observe("in_progress")
+    later = [ToolCall("call_c", "f", "{}")]
+    run.observe("requires_action", tool_calls=later)
+    assert run.take_commands() == [
+        DispatchTools("requires_action", tuple(CALLS)),
+        DispatchTools("requires_action", tuple(later)),
+    ]

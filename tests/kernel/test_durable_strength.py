@@ -6,14 +6,18 @@ ledger with the effect log, not only the first."""
 
 from __future__ import annotations
 
+import logging
+
 from lifecycle import CallState, RunLifecycle, ToolCall, ToolLedger, ToolOutput
 from lifecycle.kernel import (
+    ApiCall,
     BeginCreate,
     BindCreate,
     CloseRun,
     ControllerConfig,
     Drive,
     EndingKind,
+    Notice,
     RecordEffect,
     ResponsesBinding,
     SaveRun,
@@ -113,6 +117,10 @@ def test_resuming_reconciles_every_call_with_the_effect_log(calc_tools: Counting
     assert ledger.state_of("claimed") is CallState.INTENDED
     assert ledger.entries["claimed"].executed is False
     assert (result.ending.kind, result.ending.detail) == (EndingKind.HELD, "started")
+    (held,) = [n for n in script.emitted(Notice) if n.message.startswith("tool calls with an")]
+    assert held.level == logging.ERROR
+    assert held.message == "tool calls with an unknown effect; not re-run, not submitted"
+    assert list(held.fields["tool_call_ids"]) == ["started"]
     assert calc_tools.runs["add"] == 0
 
 
@@ -151,3 +159,44 @@ def test_an_adopted_create_is_followed_to_its_end() -> None:
     assert (result.ending.kind, result.ending.status) == (EndingKind.TERMINAL, "completed")
     assert script.ops()[-1] == "retrieve"
     assert [r for r in script.log if isinstance(r, BindCreate)] == []
+
+
+def test_an_output_an_earlier_drive_may_have_submitted_is_an_error_naming_it(
+    calc_tools: CountingTools,
+) -> None:
+    """A chain resumed after a crash with the submit in flight: nothing is sent, and one error
+    note names the outputs that will not be sent again."""
+    first = Drive(
+        ResponsesBinding(),
+        config=ControllerConfig(fetch_messages=False),
+        scope="op_1",
+        now=0.0,
+        wall=START,
+        tools=calc_tools,
+        durable=True,
+    )
+    script = Script().add(ok(response("completed", output=[CALL])))
+    flow = first.create(ARGS, op_id="op_1")
+    request = next(flow)
+    while not (isinstance(request, ApiCall) and request.op == "submit"):
+        script.log.append(request)
+        request = flow.send(script.reply(request))
+    flow.close()
+    submitted = [r for r in script.log if isinstance(r, RecordEffect) and r.phase == "submitted"]
+    assert [(r.run_id, r.call_id) for r in submitted] == [("resp_1", "call_1")]
+    second = Drive(
+        ResponsesBinding(),
+        config=ControllerConfig(fetch_messages=False),
+        scope="op_1",
+        run_id="resp_1",
+        now=0.0,
+        wall=START,
+        tools=calc_tools,
+    )
+    rest = Script().add(ok(response("completed", output=[CALL])))
+    rest.play(second.resume(first.lc, first.ledger, op_id="op_1", submitted={"call_1"}))
+    (note,) = [n for n in rest.emitted(Notice) if n.level == logging.ERROR]
+    assert note.message == (
+        "outputs an earlier drive submitted, with no answer on record; not sent again"
+    )
+    assert list(note.fields["tool_call_ids"]) == ["call_1"]

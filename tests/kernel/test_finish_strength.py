@@ -22,7 +22,9 @@ def test_a_cancel_that_lost_the_race_is_reported() -> None:
     lost = Script().add(run("in_progress"), ok(run_body("completed")), run("completed"))
     assert lost.play(drive().cancel()).cancel_lost_race
     won = Script().add(run("in_progress"), ok(run_body("cancelling")), run("cancelled"))
-    assert not won.play(drive().cancel()).cancel_lost_race
+    result = won.play(drive().cancel())
+    assert not result.cancel_lost_race
+    assert result.history[0].via == "poll"  # the read before the cancel is a poll
 
 
 def test_a_deadline_that_cuts_a_cancel_short_ends_cancel_unconfirmed() -> None:

@@ -19,8 +19,8 @@ from lifecycle.kernel import (
     ResponsesBinding,
 )
 from tests.kernel.conftest import CountingTools
-from tests.kernel.script import START, Script, drive, ok, run
-from tests.kernel.test_responses import CALL, response
+from tests.kernel.script import START, Script, drive, ok, run, run_body
+from tests.kernel.test_responses import ARGS, CALL, response
 
 
 @dataclass
@@ -129,3 +129,43 @@ def test_a_create_that_cannot_be_looked_up_or_made_no_run_ends_so() -> None:
     none = Script().add(ok({"object": "list", "data": []}))
     result = none.play(drive(run_id="").adopt_create("op_1"))
     assert (result.ending.kind, result.ending.status) == (EndingKind.NOT_CREATED, "")
+
+
+def test_ending_a_waiting_chain_locally_is_journaled_at_the_drives_time() -> None:
+    """No cancel request exists for a completed response: the local cancel edge carries the
+    drive's wall clock like any move of ours."""
+    d = Drive(
+        ResponsesBinding(),
+        config=ControllerConfig(fetch_messages=False, max_tool_rounds=1),
+        scope="op_1",
+        now=0.0,
+        wall=START,
+    )
+    second = {**CALL, "id": "fc_2", "call_id": "call_2"}
+    script = Script().add(
+        ok(response("completed", output=[CALL])),
+        ok(response("completed", rid="resp_2", output=[second])),
+    )
+    result = script.play(d.create(ARGS, op_id="op_1"))
+    last = result.history[-1]
+    assert (last.dest, last.via, last.at) == ("cancelled", "client", START)
+
+
+def test_no_tool_runs_after_the_callers_cancel_even_if_the_run_still_waits(
+    calc_tools: CountingTools,
+) -> None:
+    """The cancel's answer still shows requires_action (the server is slow to apply it): the
+    round is dropped, no tool runs, nothing is submitted."""
+    calls = [("call_1", "add", '{"a": 1, "b": 2}')]
+    d = drive(tools=calc_tools)
+    d.cancel_signal = Flag(cancelled=True)
+    script = Script().add(
+        run("requires_action", calls=calls),
+        ok(run_body("requires_action", calls=calls)),
+        run("cancelling"),
+        run("cancelled"),
+    )
+    result = script.play(d.attach())
+    assert calc_tools.runs["add"] == 0
+    assert "submit" not in script.ops()
+    assert result.ending.status == "cancelled"
