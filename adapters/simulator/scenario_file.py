@@ -27,9 +27,10 @@ after ``call_tools``), ``work``, ``call_tools`` (``calls``: one or more ``{name,
 one or more ``{server_label, name, arguments, output}``: the response asks the client to approve
 a call of a tool on a remote MCP server; an approved one runs once and its ``output`` template
 comes back in an ``mcp_call`` item). Exactly the last step is ``answer``, ``fail``,
-``incomplete`` or ``hang``. ``cancel.confirm_after`` is the delay before a cancel settles (``null``/absent in JSON
-for never is not allowed in TOML: leave ``cancel`` out for the default), ``cancel.outcome`` the
-terminal status it settles in (``completed`` = the cancel lost the race).
+``incomplete`` or ``hang``. ``cancel.confirm_after`` is the delay before a cancel settles
+(``null``/absent in JSON for never is not allowed in TOML: leave ``cancel`` out for the
+default), ``cancel.outcome`` the terminal status it settles in (``completed`` = the cancel
+lost the race).
 
 A run picks a scenario with ``metadata={"scenario": name}`` (on the run or its assistant), a
 response with ``metadata`` on the create that starts its chain; the built-in scenarios stay
