@@ -41,14 +41,7 @@ from lifecycle.kernel._config import ControllerConfig, RetryPolicy
 from lifecycle.kernel._durable import save
 from lifecycle.kernel._ending import Ending, EndingKind
 from lifecycle.kernel._errors import Stop
-from lifecycle.kernel._messages import (
-    Emit,
-    Failure,
-    HttpRequest,
-    HttpResponse,
-    Reply,
-    Request,
-)
+from lifecycle.kernel._messages import Emit, Failure, HttpRequest, HttpResponse, Reply, Request
 from lifecycle.kernel._results import DriveResult, MessageSeen, Notice, StatusSeen, StepSeen
 from lifecycle.kernel._schedule import PollSchedule
 from lifecycle.kernel._tables import TableFacts
