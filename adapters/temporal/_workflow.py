@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         StartDrive,
         config_from_json,
     )
+    from adapters.temporal._results import entry, report, resume
     from lifecycle import Decision, ToolRegistry
     from lifecycle.kernel import (
         ApiCall,
@@ -65,7 +66,6 @@ with workflow.unsafe.imports_passed_through():
         CallFailed,
         ControllerConfig,
         Drive,
-        DriveCheckpoint,
         DriveResult,
         Emit,
         Flow,
@@ -75,7 +75,6 @@ with workflow.unsafe.imports_passed_through():
         RunTools,
         Sleep,
         ThreadBusy,
-        output_text,
     )
 
 __all__ = ["LifecycleWorkflow"]
@@ -141,7 +140,7 @@ class LifecycleWorkflow:
     def journal(self) -> list[dict[str, Any]]:
         """The applied transitions, oldest first (carried across continue-as-new)."""
         d = self._drive
-        return [_entry(e) for e in d.lc.history] if d is not None else []
+        return [entry(e) for e in d.lc.history] if d is not None else []
 
     @workflow.query
     def events(self) -> list[dict[str, Any]]:
@@ -194,7 +193,7 @@ class LifecycleWorkflow:
                 raise
             workflow.logger.warning("workflow cancelled: interrupting the drive")
             result = await self._pump(drive, drive.interrupted(), io, None)
-        self._report = _report(start, drive, result, self._continued)
+        self._report = report(start, drive, result, self._continued)
         return self._report
 
     def _begin(
@@ -227,7 +226,7 @@ class LifecycleWorkflow:
             cancel_signal=self._flag,
         )
         if carried is not None:
-            return drive, _resume(drive, carried, start.op_id)
+            return drive, resume(drive, carried, start.op_id)
         if start.run_id:
             drive.op_id = start.op_id
             return drive, drive.attach()
@@ -334,80 +333,3 @@ class LifecycleWorkflow:
             options=start.options,
             carried=carried,
         )
-
-
-def _resume(drive: Drive, carried: Carried, op_id: str) -> Flow:
-    """The flow of a continued run: the drive taken up from the checkpoint its predecessor
-    carried (clocks, counters, cancel state, lifecycle, ledger, the chain's arguments)."""
-    point = DriveCheckpoint(
-        scope=drive.scope,
-        run_id=carried.run_id,
-        op_id=op_id,
-        lifecycle=carried.snapshot,
-        ledger=carried.ledger,
-        started=carried.drive_started,
-        state_since=carried.state_since,
-        requests=carried.requests,
-        object_ids=tuple(carried.object_ids),
-        cancel_requested=carried.cancel_requested,
-        cancel_started=carried.cancel_started,
-        user_cancel_seen=carried.user_cancel_seen,
-        deadline=carried.deadline,
-        binding={"carry": dict(carried.chain_args)} if carried.chain_args else {},
-    )
-    return drive.continue_from(point, started=carried.started, unfinished=carried.unfinished)
-
-
-def _entry(e: Any) -> dict[str, Any]:
-    return {
-        "source": e.source,
-        "dest": e.dest,
-        "trigger": e.trigger,
-        "via": e.via,
-        "at": e.at,
-        "inferred": e.inferred,
-        "external": e.external,
-    }
-
-
-def _report(start: StartDrive, drive: Drive, result: DriveResult, continued: int) -> DriveReport:
-    """The workflow's result, from the drive's."""
-    ending = result.ending
-    messages = "\n\n".join(result.messages)
-    text = messages if start.kind == ASSISTANTS else output_text(result.payload)
-    calls = [
-        {
-            "id": r.id,
-            "name": r.name,
-            "state": r.state,
-            "output": r.output,
-            "error": r.error,
-            "round": r.round,
-        }
-        for r in result.tool_calls
-    ]
-    anomalies = [
-        {"kind": a.kind, "observed": a.observed, "state": a.state, "via": a.via, "detail": a.detail}
-        for a in result.anomalies
-    ]
-    status = ending.outcome_status
-    return DriveReport(
-        op_id=start.op_id,
-        kind=start.kind,
-        run_id=result.run_id,
-        scope=result.scope,
-        status=status,
-        ending=ending.kind.value,
-        ending_text=str(ending),
-        deadline=ending.deadline,
-        ok=ending.kind.value == "terminal" and status == "completed",
-        object_ids=list(result.object_ids),
-        tool_calls=calls,
-        history=[_entry(e) for e in result.history],
-        anomalies=anomalies,
-        text=text,
-        requests=result.requests,
-        cancel_requested=result.cancel_requested,
-        cancel_lost_race=result.cancel_lost_race,
-        continued=continued,
-    )
