@@ -22,6 +22,7 @@ from lifecycle import (
     ToolCall,
 )
 from lifecycle._dispatch import Prepared, ToolErrorKind, error_output
+from lifecycle._guards import GUARDS, GuardContext
 
 CALLS = [ToolCall("call_b", "f", "{}"), ToolCall("call_a", "g", "{}")]
 
@@ -144,6 +145,49 @@ def test_a_failing_hook_is_a_hook_failed_anomaly_with_every_field() -> None:
     assert first.observed.endswith("named_hook")
     assert (first.via, first.at, first.detail) == ("client", 42.0, "hook raised ValueError")
     assert (second.observed, second.detail) == ("_Exploding", "hook raised KeyError")
+
+
+def test_a_client_trigger_calls_the_hooks_with_its_entry() -> None:
+    """Our own submit and cancel are transitions like any other: the transition and enter hooks
+    get their entries."""
+    hooks = Hooks()
+    moved: list[JournalEntry] = []
+    entered: list[JournalEntry] = []
+    hooks.on_transition(lambda run, entry: moved.append(entry))
+    hooks.on_enter("cancelling")(lambda run, entry: entered.append(entry))
+    run = _waiting(hooks=hooks)
+    submit = run.trigger("submit_tool_outputs", tool_call_ids=["call_a", "call_b"], at=3.0)
+    cancel = run.trigger("cancel", at=4.0)
+    assert moved[-2:] == [submit, cancel]
+    assert [e.trigger for e in moved[-2:]] == ["submit_tool_outputs", "cancel"]
+    assert entered == [cancel]
+
+
+def test_a_foreign_answer_is_an_anomaly_with_how_and_when_it_was_seen() -> None:
+    """The state stays; the anomaly names the other object, the state, the source and the time,
+    and the run still saves (its detail is text)."""
+    run = RunLifecycle()
+    run.observe("in_progress", at=1.0)
+    run.record_foreign("run_other", via="stream", at=3.5)
+    (anomaly,) = run.anomalies
+    assert anomaly.kind == AnomalyKind.FOREIGN_OBJECT
+    assert (anomaly.observed, anomaly.state, anomaly.via, anomaly.at) == (
+        "run_other",
+        "in_progress",
+        "stream",
+        3.5,
+    )
+    assert run.state == "in_progress"
+    assert RunLifecycle.restore(run.snapshot().model_dump_json()).anomalies == run.anomalies
+
+
+def test_the_cancel_guard_accepts_a_request_given_as_a_keyword() -> None:
+    """``cancel_requested=True`` in the trigger's context counts as a request, like ours or an
+    external one; without any of them the guard refuses."""
+    guard = GUARDS["cancel_was_requested"]
+    assert guard(GuardContext(), {"cancel_requested": True}) is None
+    assert guard(GuardContext(), {"external": True}) is None
+    assert guard(GuardContext(), {}) == "no cancel was requested"
 
 
 # -- rounds ----------------------------------------------------------------------------------------
