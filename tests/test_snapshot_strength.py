@@ -43,3 +43,27 @@ def test_an_mcp_approval_call_keeps_its_server_label_through_a_restore() -> None
     back = _restored(run)
     (pending,) = back.pending_tool_calls
     assert (pending.kind, pending.server_label) == ("mcp_approval", "github")
+
+
+def test_every_field_of_the_journal_anomalies_and_round_survives_a_restore() -> None:
+    """Compared with the original objects, not with another snapshot: inferred and external
+    steps, a tolerated edge's kind, an anomaly's time and detail, the pending calls' kind and
+    server label and the ids submitted so far."""
+    call = ToolCall("a1", "delete_repo", "{}", kind="mcp_approval", server_label="github")
+    run = RunLifecycle()
+    run.observe("requires_action", at=1.0, tool_calls=[call])  # queued, in_progress inferred
+    run.observe("bogus", via="stream", at=2.0)
+    run.trigger("submit_tool_outputs", tool_call_ids=["a1"], at=3.0)
+    run.observe("cancelled", at=4.0)  # cancelling inferred; flagged external (no request)
+    run2 = RunLifecycle()
+    run2.observe("requires_action", at=1.0, tool_calls=[call])
+    run2.record_submission(["a1"])
+    assert any(e.inferred for e in run.history)
+    assert any(e.external for e in run.history)
+    assert len({e.kind for e in run.history}) > 1
+    for original in (run, run2):
+        back = RunLifecycle.restore(original.snapshot().model_dump_json())
+        assert back.history == original.history
+        assert back.anomalies == original.anomalies
+        assert back.pending_tool_calls == original.pending_tool_calls
+        assert back._ctx == original._ctx
