@@ -95,3 +95,38 @@ def test_calls_seen_with_a_move_to_a_status_that_does_not_wait_start_no_round(
         assert run.take_commands() == []
         assert run.pending_tool_calls == ()
         assert run.anomalies == ()
+
+
+@pytest.mark.parametrize("hooks", [None, Hooks()], ids=["plain", "hooks"])
+def test_a_stale_round_after_a_move_is_flagged_with_how_and_when(hooks: Hooks | None) -> None:
+    """A new ``requires_action`` asking only for calls we answered: the state stays, the stale
+    round says how and when it was seen."""
+    run = _run(["in_progress"], hooks=hooks)
+    calls = [ToolCall("c1", "f", "{}")]
+    run.observe("requires_action", tool_calls=calls, at=2.0)
+    run.trigger("submit_tool_outputs", tool_call_ids=["c1"], at=3.0)
+    run.observe("in_progress", at=4.0)
+    assert run.observe("requires_action", tool_calls=calls, via="stream", at=7.0) == []
+    (anomaly,) = run.anomalies
+    assert (anomaly.kind, anomaly.state, anomaly.via, anomaly.at) == (
+        AnomalyKind.STALE_ROUND,
+        "in_progress",
+        "stream",
+        7.0,
+    )
+    assert run.state == "in_progress"
+
+
+@pytest.mark.parametrize("hooks", [None, Hooks()], ids=["plain", "hooks"])
+def test_a_cancel_nobody_here_asked_for_is_flagged_with_how_and_when(hooks: Hooks | None) -> None:
+    run = _run(["in_progress"], hooks=hooks)
+    applied = run.observe("cancelled", via="stream", at=6.0)
+    assert run.state == "cancelled"
+    assert any(e.external for e in applied)
+    (anomaly,) = run.anomalies
+    assert (anomaly.kind, anomaly.observed, anomaly.via, anomaly.at) == (
+        AnomalyKind.EXTERNAL_CANCEL,
+        "cancelled",
+        "stream",
+        6.0,
+    )
