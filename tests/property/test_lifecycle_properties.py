@@ -135,6 +135,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.spec: LifecycleSpec[Any] = LIFECYCLES["assistants-run"]
         self.run = RunLifecycle(self.spec)
         self.ended_in: str | None = None
+        self.rounds = 0
 
     @rule(status=observations(), via=st.sampled_from(["poll", "stream", "client"]))
     def observe_anything(self, status: str, via: str) -> None:
@@ -153,7 +154,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         status = data.draw(st.sampled_from(sorted(self.spec.successors(self.run.state))))
         if self.run.state == "requires_action" and status == "queued":
             self.run.record_submission([c.id for c in self.run.pending_tool_calls] or ["x"])
-        calls = CALLS if status == "requires_action" else None
+        calls = None
+        if status == "requires_action":  # a new round asks for new calls (the same ids again
+            self.rounds += 1  # after our submission would be a stale read, not a move)
+            calls = tuple(ToolCall(f"{c.id}_{self.rounds}", c.name, c.arguments) for c in CALLS)
+            if self.run.state == "requires_action":
+                calls = tuple(self.run.pending_tool_calls) or calls
         self.run.observe(status, tool_calls=calls)
         assert self.run.state == status
 
@@ -215,3 +221,28 @@ def test_any_known_status_from_initial_is_reachable_or_rejected(status: str) -> 
     reachable = spec.path("queued", status, blocked=spec.guard_names) is not None
     assert (run.state == status) == (reachable or status == "cancelled" or status == "cancelling")
     assert bool(applied) == (status != "queued" and run.state == status)
+
+
+def test_a_second_round_after_a_submission_moves_the_machine() -> None:
+    """The sequence Hypothesis found with the ci profile: a round, our submission, queued, the
+    run started again, and a *new* round (new call ids) is a move; the same ids again would be
+    a stale read (kept in the state before, an anomaly), which the rule must not draw."""
+    machine = LifecycleMachine()
+    machine.run.trigger("start")
+    for status in ("requires_action", "queued"):
+        machine.observe_successor(Drawn(status))
+    machine.run.trigger("start")
+    machine.observe_successor(Drawn("requires_action"))
+    assert machine.run.state == "requires_action"
+    assert not machine.run.anomalies
+    assert len({c.id for c in machine.run.pending_tool_calls} & {c.id for c in CALLS}) == 0
+
+
+class Drawn:
+    """Stands in for hypothesis' ``data`` in a directed test: every draw is ``value``."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def draw(self, strategy: Any, label: Any = None) -> Any:
+        return self.value
