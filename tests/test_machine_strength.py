@@ -12,17 +12,20 @@ from typing import Any
 import pytest
 
 from lifecycle import (
+    LIFECYCLES,
     AnomalyKind,
     DispatchTools,
     Finished,
     GuardRejected,
     Hooks,
     JournalEntry,
+    LifecycleSpec,
     RunLifecycle,
     ToolCall,
 )
 from lifecycle._dispatch import Prepared, ToolErrorKind, error_output
 from lifecycle._guards import GUARDS, GuardContext
+from lifecycle._machine_build import build_machine
 
 CALLS = [ToolCall("call_b", "f", "{}"), ToolCall("call_a", "g", "{}")]
 
@@ -188,6 +191,16 @@ def test_the_cancel_guard_accepts_a_request_given_as_a_keyword() -> None:
     assert guard(GuardContext(), {"cancel_requested": True}) is None
     assert guard(GuardContext(), {"external": True}) is None
     assert guard(GuardContext(), {}) == "no cancel was requested"
+
+
+@pytest.mark.parametrize("spec", list(LIFECYCLES.values()), ids=list(LIFECYCLES))
+def test_the_shared_machine_has_exactly_the_tables_triggers(spec: LifecycleSpec[Any]) -> None:
+    """One event per trigger of the table and nothing else (no ``to_<state>`` shortcuts): the
+    machine accepts exactly the table's edges."""
+    machine, events = build_machine(spec)
+    assert set(events) == {e.trigger for e in spec.edges}
+    assert set(machine.events) == set(events)
+    assert set(machine.states) == {s.value for s in spec.states}
 
 
 # -- rounds ----------------------------------------------------------------------------------------
