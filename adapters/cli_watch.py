@@ -86,7 +86,7 @@ def watch(
     # a watcher has no deadline per status: it waits as long as the run does, up to --timeout
     config = ControllerConfig(
         overall_timeout_s=timeout,
-        deadlines={s: timeout for s in ("queued", "in_progress", "requires_action", "cancelling")},
+        deadlines={s: timeout for s in _live_states()},
         cancel_on_timeout=False,
     )
     out = _Printer(as_json, url)
@@ -224,3 +224,12 @@ class _Printer:
         text = f"finished: {outcome.status} (ending {ending.kind.value})"
         self._emit(text + (f": {why}" if why else ""), data)
         return outcome
+
+
+def _live_states() -> frozenset[str]:
+    """Every status a watched run or response can wait in (from the tables, not typed out)."""
+    from lifecycle import ASSISTANTS_RUN, RESPONSE_CHAIN
+
+    return frozenset().union(
+        *(spec.state_values - spec.terminal_values for spec in (ASSISTANTS_RUN, RESPONSE_CHAIN))
+    )
