@@ -43,7 +43,6 @@ __all__ = ["chain_config", "drive_chain", "responses_scenarios"]
 #: the longest wait for a cancel the demo sent at its deadline
 _CANCEL_WAIT_S = 5.0
 #: the longest silence of a stream before it is dropped and resumed (the controller's default)
-_STREAM_IDLE_S = 30.0
 #: the chain's client edge that creates the next response (row C3 of the chain table)
 _NEXT_RESPONSE = "submit_tool_outputs"
 
@@ -59,20 +58,12 @@ def responses_scenarios() -> list[str]:
 
 def chain_config(timeout_s: float) -> ControllerConfig:
     """The chain's settings: ``timeout_s`` in all (and in any one status) before it is
-    cancelled, and the cancel (which goes straight to ``cancelled``) at most 5 s more.
-
-    A stream silent for a quarter of ``timeout_s`` (30 s at most, the default) is dropped and
-    resumed: a read of a silent stream is not cut at the deadline, so without this a chain that
-    never finishes would outlive ``timeout_s`` by minutes when streamed.
-    """
+    cancelled, and the cancel (which goes straight to ``cancelled``) at most 5 s more (a
+    silent stream's read is cut at those deadlines by the kernel)."""
     waiting = (ChainStatus.QUEUED, ChainStatus.IN_PROGRESS, ChainStatus.REQUIRES_ACTION)
     deadlines: dict[str, float] = {s.value: timeout_s for s in waiting}
     deadlines[ChainStatus.CANCELLED.value] = min(timeout_s, _CANCEL_WAIT_S)
-    return ControllerConfig(
-        overall_timeout_s=timeout_s,
-        deadlines=deadlines,
-        stream_idle_timeout_s=min(_STREAM_IDLE_S, timeout_s / 4),
-    )
+    return ControllerConfig(overall_timeout_s=timeout_s, deadlines=deadlines)
 
 
 class _ChainView:
