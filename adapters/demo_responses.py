@@ -42,7 +42,6 @@ __all__ = ["chain_config", "drive_chain", "responses_scenarios"]
 
 #: the longest wait for a cancel the demo sent at its deadline
 _CANCEL_WAIT_S = 5.0
-#: the longest silence of a stream before it is dropped and resumed (the controller's default)
 #: the chain's client edge that creates the next response (row C3 of the chain table)
 _NEXT_RESPONSE = "submit_tool_outputs"
 
