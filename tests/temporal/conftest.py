@@ -26,6 +26,7 @@ import shutil
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -135,6 +136,7 @@ def dev_env(aio: Callable[[Awaitable[Any]], Any]) -> Iterator[Any]:
             dev_server_existing_path=TEMPORAL,
             dev_server_log_level="error",
             ui=False,
+            dev_server_startup_timeout=timedelta(seconds=60),
         )
     )
     yield env

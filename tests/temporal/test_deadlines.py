@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import openai
@@ -36,7 +37,13 @@ def skip_env(aio: Aio) -> Iterator[Any]:
     """The time-skipping test server (the pip-installed Java binary)."""
     from temporalio.testing import WorkflowEnvironment
 
-    env = aio(WorkflowEnvironment.start_time_skipping(test_server_existing_path=TEST_SERVER))
+    env = aio(
+        WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=TEST_SERVER,
+            # the default 5 s is not always enough on a loaded 2-core machine
+            test_server_startup_timeout=timedelta(seconds=60),
+        )
+    )
     yield env
     aio(env.shutdown())
 
