@@ -55,22 +55,22 @@ from adapters.simulator.scenarios import (
     render_answer,
 )
 
-__all__ = ["Player"]
+__all__ = ["Player", "step_seconds", "text_chunks", "word_count"]
 
 Json = dict[str, Any]
 #: the steps played ``in_progress``: a ``queued`` run is picked up when one starts
 _NEEDS_MODEL = (Work, CallTools, Answer, EndIncomplete)
 
 
-def _duration(step: Step) -> float:
+def step_seconds(step: Step) -> float:
     return math.inf if isinstance(step, Hang) else step.seconds
 
 
-def _words(text: str) -> int:
+def word_count(text: str) -> int:
     return max(1, len(text.split()))
 
 
-def _chunks(text: str, size: int = 16) -> list[str]:
+def text_chunks(text: str, size: int = 16) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
@@ -104,7 +104,7 @@ class Player:
                 self._enter(run, step, run.phase_start)
                 run.entered = True
                 continue
-            due = run.phase_start + _duration(step)
+            due = run.phase_start + step_seconds(step)
             if due > run.expires_at:
                 if now >= run.expires_at:
                     self.end(run, api.EXPIRED, run.expires_at)
@@ -206,7 +206,7 @@ class Player:
         rec.status = status
         setattr(rec, api.STEP_STAMPS[status], int(at))
         if status == api.COMPLETED:
-            words = sum(_words(c.arguments) for c in rec.tool_calls) or 1
+            words = sum(word_count(c.arguments) for c in rec.tool_calls) or 1
             rec.usage = {
                 "prompt_tokens": 50,
                 "completion_tokens": words,
@@ -237,7 +237,7 @@ class Player:
         msg = run.open_message
         assert msg is not None
         reason = api.MESSAGE_END_REASON.get(final)
-        for i, chunk in enumerate(_chunks(msg.text) if msg.text else []):
+        for i, chunk in enumerate(text_chunks(msg.text) if msg.text else []):
             text: Json = {"value": chunk, "annotations": []} if i == 0 else {"value": chunk}
             delta = {"content": [{"index": 0, "type": "text", "text": text}]}
             run.events.append(
@@ -278,8 +278,8 @@ class Player:
             run.required = None  # rule 3: required_action only while requires_action
         if run.terminal:
             messages = self.threads[run.thread_id].messages
-            prompt = sum(_words(m.text) for m in messages) + 20
-            done = sum(_words(m.text) for m in messages if m.run_id == run.id)
+            prompt = sum(word_count(m.text) for m in messages) + 20
+            done = sum(word_count(m.text) for m in messages if m.run_id == run.id)
             completion = done + sum(len(r) for r in run.rounds) * 10
             run.usage = {
                 "prompt_tokens": prompt,

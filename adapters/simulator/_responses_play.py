@@ -31,19 +31,18 @@ the ``on_terminal`` callback (webhooks). Output items are streamed the way the S
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from adapters.simulator import _responses_behaviour as api
 from adapters.simulator import _responses_mcp as mcp
+from adapters.simulator._play import step_seconds, text_chunks, word_count
 from adapters.simulator._responses_records import CallRecord, McpRun, ResponseRecord
 from adapters.simulator.scenarios import (
     Answer,
     CallTools,
     EndIncomplete,
     Fail,
-    Hang,
     Queue,
     RequestApproval,
     Step,
@@ -58,18 +57,6 @@ Json = dict[str, Any]
 _NEEDS_MODEL = (Work, CallTools, RequestApproval, Answer, EndIncomplete)
 #: statuses whose response carries ``usage`` (a failed or cancelled one reports none)
 _HAS_USAGE = frozenset({api.COMPLETED, api.INCOMPLETE})
-
-
-def _duration(step: Step) -> float:
-    return math.inf if isinstance(step, Hang) else step.seconds
-
-
-def _words(text: str) -> int:
-    return max(1, len(text.split()))
-
-
-def _chunks(text: str, size: int = 16) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 class ResponsePlayer:
@@ -104,7 +91,7 @@ class ResponsePlayer:
                     mcp.run_approved(resp, resp.phase_start, self.new_id, self.mcp_runs)
                 resp.entered = True
                 continue
-            due = resp.phase_start + _duration(step)
+            due = resp.phase_start + step_seconds(step)
             if now < due:
                 return
             self._finish(resp, step, due)
@@ -180,7 +167,7 @@ class ResponsePlayer:
                 output_index=index,
                 item=call.payload(status=api.IN_PROGRESS),
             )
-            for chunk in _chunks(call.arguments):
+            for chunk in text_chunks(call.arguments):
                 resp.emit(
                     "response.function_call_arguments.delta",
                     item_id=call.id,
@@ -215,7 +202,7 @@ class ResponsePlayer:
 
         resp.emit("response.output_item.added", output_index=index, item=item(api.IN_PROGRESS, []))
         resp.emit("response.content_part.added", **where, part=part(""))
-        for chunk in _chunks(text):
+        for chunk in text_chunks(text):
             resp.emit("response.output_text.delta", **where, delta=chunk, logprobs=[])
         resp.emit("response.output_text.done", **where, text=text, logprobs=[])
         resp.emit("response.content_part.done", **where, part=part(text))
@@ -234,10 +221,10 @@ class ResponsePlayer:
         if status == api.COMPLETED:
             resp.completed_at = at
         if status in _HAS_USAGE:
-            prompt = 20 + sum(_words(str(i.get("content", ""))) for i in resp.input_items)
+            prompt = 20 + sum(word_count(str(i.get("content", ""))) for i in resp.input_items)
             prompt += 10 * len(resp.received)
             written = sum(
-                _words(str(item.get("arguments") or item.get("content") or ""))
+                word_count(str(item.get("arguments") or item.get("content") or ""))
                 for item in resp.output
             )
             resp.usage = {
