@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from adapters.openai import AsyncRunController, RunController, RunOutcome
 from adapters.simulator import ManualClock, ServerProfile, Simulator, SimulatorServer
-from lifecycle import ToolRegistry
+from lifecycle import ApprovalRequest, Decision, ToolRegistry
 
 API_KEY = "sk-sim-test-0123456789abcdef"
 
@@ -260,3 +260,22 @@ def make_driver(request: pytest.FixtureRequest, env: Env, toolbox: ToolBox) -> M
         return cls(env, tools, **settings)
 
     return make
+
+
+class Desk:
+    """A person at an approval desk: answers from ``decision`` (``None``: not decided yet)."""
+
+    def __init__(self, decision: Decision | bool | None) -> None:
+        self.decision = decision
+        self.asked: list[ApprovalRequest] = []
+
+    def __call__(self, request: ApprovalRequest) -> Decision | bool | None:
+        self.asked.append(request)
+        return self.decision
+
+
+class AsyncDesk(Desk):
+    """The same desk as a coroutine function (the async controllers await it)."""
+
+    async def __call__(self, request: ApprovalRequest) -> Decision | bool | None:  # type: ignore[override]
+        return super().__call__(request)

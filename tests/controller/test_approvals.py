@@ -14,29 +14,10 @@ from adapters.openai import ResponseOutcome
 from adapters.store import RunStore
 from lifecycle import ApprovalRequest, CallState, Decision
 from lifecycle.kernel import EndingKind
-from tests.controller.conftest import Env, MakeDriver, make_toolbox, open_env
+from tests.controller.conftest import AsyncDesk, Desk, Env, MakeDriver, make_toolbox, open_env
 from tests.controller.test_chains import Chains
 
 TOOL = "calculate_order_total"
-
-
-class Desk:
-    """A person at an approval desk: answers from ``decision`` (``None``: not decided yet)."""
-
-    def __init__(self, decision: Decision | bool | None) -> None:
-        self.decision = decision
-        self.asked: list[ApprovalRequest] = []
-
-    def __call__(self, request: ApprovalRequest) -> Decision | bool | None:
-        self.asked.append(request)
-        return self.decision
-
-
-class AsyncDesk(Desk):
-    """The same desk as a coroutine function (the async controllers await it)."""
-
-    async def __call__(self, request: ApprovalRequest) -> Decision | bool | None:  # type: ignore[override]
-        return super().__call__(request)
 
 
 def test_an_approved_tool_runs_once(make_driver: MakeDriver) -> None:

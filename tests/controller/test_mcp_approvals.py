@@ -28,31 +28,12 @@ from adapters.simulator.scenarios import ORDER_ITEMS
 from adapters.store import RunStore
 from lifecycle import ApprovalRequest, Decision
 from lifecycle.kernel import EndingKind
-from tests.controller.conftest import Env, make_toolbox, open_env
+from tests.controller.conftest import AsyncDesk, Desk, Env, make_toolbox, open_env
 from tests.controller.test_chains import Chains
 
 SCENARIO = "mcp-approval"
 DEPLOY_ARGS = {"repo": "acme/shop", "ref": "main", "environment": "production"}
 DEPLOYED = "deployed acme/shop@main to production"
-
-
-class Desk:
-    """A person at an approval desk: answers from ``decision`` (``None``: not decided yet)."""
-
-    def __init__(self, decision: Decision | bool | None) -> None:
-        self.decision = decision
-        self.asked: list[ApprovalRequest] = []
-
-    def __call__(self, request: ApprovalRequest) -> Decision | bool | None:
-        self.asked.append(request)
-        return self.decision
-
-
-class AsyncDesk(Desk):
-    """The same desk as a coroutine function (the async controller awaits it)."""
-
-    async def __call__(self, request: ApprovalRequest) -> Decision | bool | None:  # type: ignore[override]
-        return super().__call__(request)
 
 
 @pytest.fixture(params=["sync", "async"])
