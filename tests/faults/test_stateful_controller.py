@@ -726,6 +726,10 @@ class ControllerMachine(RuleBasedStateMachine):
         if self._active_run() is not None:
             return True
         assert self.store is not None
+        if any(i.thread_id == self.thread for i in self.store.unbound_creates()):
+            # a create whose answer was lost: the run may exist, and the documented contract
+            # is that the thread stays claimed until recover() (or a lookup) settles it
+            return True
         return any(
             not s.terminal and s.closed != "lost_handle"
             for s in self.store.runs_of_thread(self.thread)
