@@ -25,7 +25,7 @@ from lifecycle.kernel._messages import Sleep
 if TYPE_CHECKING:
     from lifecycle.kernel._drive import Drive
 
-__all__ = ["deadline_due", "next_deadline", "on_deadline", "sleep"]
+__all__ = ["next_deadline", "on_deadline", "sleep"]
 
 
 def next_deadline(d: Drive) -> tuple[str, float]:
@@ -43,15 +43,14 @@ def next_deadline(d: Drive) -> tuple[str, float]:
     return name, at
 
 
-def deadline_due(d: Drive) -> str | None:
-    """The deadline that has passed, if one has."""
-    name, at = next_deadline(d)
-    return name if d.now > at else None
-
-
-def sleep(d: Drive, seconds: float, *, wake: bool = False) -> Flow:
+def sleep(d: Drive, seconds: float, *, wake: bool) -> Flow:
     """Wait ``seconds``, or until the next deadline if that comes first. ``wake``: a pushed
     event about the run (a webhook) may end the wait early. Returns whether one did.
+
+    A deadline already passed (or reached) raises at once, with no request: this is the one
+    deadline check of the follow loop. A wait cut at the deadline raises once it is over, even
+    when the driver's clock reads a little short of the deadline (a sleep that rounds down):
+    the drive's clock is always the driver's, set by each reply, never moved here.
 
     Raises:
         DeadlineReached: the deadline came first (the wait was cut to it).
@@ -64,8 +63,6 @@ def sleep(d: Drive, seconds: float, *, wake: bool = False) -> Flow:
             reply = yield from d.ask(Sleep(left, wake_on))
             if reply.value is True and d.now < at:
                 return True
-        if d.now <= at:  # the driver's sleep may round down: never past the deadline
-            d.now = max(d.now, at + 1e-9)
         raise DeadlineReached(name)
     if seconds > 0:
         reply = yield from d.ask(Sleep(seconds, wake_on))

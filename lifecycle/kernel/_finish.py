@@ -47,8 +47,7 @@ def guarded(d: Drive, body: Flow) -> Flow:
         ThreadBusy: the Assistants binding could not clear the thread.
     """
     try:
-        yield from body
-        ending = settled(d)
+        ending = yield from body  # a body returns the ending of a run seen terminal
     except Stop as stop:
         ending = stop.ending
     except CallFailed as failed:

@@ -27,7 +27,7 @@ from lifecycle._machine import RunLifecycle
 from lifecycle._records import DispatchTools, Via
 from lifecycle.kernel._binding import Flow
 from lifecycle.kernel._cancel import send_cancel
-from lifecycle.kernel._deadlines import deadline_due, on_deadline
+from lifecycle.kernel._deadlines import on_deadline
 from lifecycle.kernel._durable import abandon_create, begin_create, restore_effects, save
 from lifecycle.kernel._ending import EndingKind
 from lifecycle.kernel._errors import CallFailed, DeadlineReached, Stop
@@ -61,13 +61,13 @@ def create_body(d: Drive, args: Mapping[str, Any], op_id: str) -> Flow:
     handle = yield from d.binding.create(d, args, op_id, stream=d.streaming)
     if isinstance(handle, StreamOpened):
         yield from consume(d, handle.handle)
-    yield from follow(d)
+    return (yield from follow(d))
 
 
 def attach_body(d: Drive) -> Flow:
     """Read an existing run, then follow it."""
     yield from first_read(d)
-    yield from follow(d)
+    return (yield from follow(d))
 
 
 def resume_body(
@@ -105,7 +105,7 @@ def resume_body(
             yield from poll(d)
         if d.lc.awaiting_client and d.lc.pending_tool_calls:
             d.pending_round = d.lc.pending_tool_calls
-    yield from follow(d)
+    return (yield from follow(d))
 
 
 def adopt_body(d: Drive, op_id: str) -> Flow:
@@ -118,7 +118,7 @@ def adopt_body(d: Drive, op_id: str) -> Flow:
     if not found:
         yield from abandon_create(d)
         raise Stop(d.ending(EndingKind.NOT_CREATED, status=""))
-    yield from follow(d)
+    return (yield from follow(d))
 
 
 def cancel_body(d: Drive) -> Flow:
@@ -128,24 +128,22 @@ def cancel_body(d: Drive) -> Flow:
     yield from first_read(d)
     if not d.lc.is_terminal:
         yield from send_cancel(d)
-    yield from follow(d)
+    return (yield from follow(d))
 
 
 # -- the loop ----------------------------------------------------------------------------------
 
 
 def follow(d: Drive) -> Flow:
-    """Follow the run until it ends; never returns normally (raises :class:`Stop`)."""
+    """Follow the run until the lifecycle is terminal. Returns the :class:`Ending`; every
+    other end (a held round, a deadline that stops the drive...) raises :class:`Stop`."""
     while True:
         yield from act(d)
         if d.lc.is_terminal:
-            raise Stop(settled(d))
+            return settled(d)
         if d.late_unsaved:
             yield from save(d)
-        due = deadline_due(d)
-        try:
-            if due is not None:
-                raise DeadlineReached(due)
+        try:  # a deadline already passed raises here, before any wait or request
             woken = yield from d.sleep(d.schedule.wait, wake=True)
             yield from poll(d, Via.WEBHOOK if woken else Via.POLL)
         except DeadlineReached as reached:

@@ -84,7 +84,6 @@ def _read(d: Drive, r: _Reading) -> Flow:
         reply = yield from d.ask(NextEvent(r.handle, min(idle, left)))
         if reply.failure is not None:
             if left < idle and d.now >= at - 1e-6:  # the read was cut at the deadline
-                d.now = max(d.now, at + 1e-9)
                 return AT_DEADLINE
             try:
                 reopened = yield from _reopen(d, r)
