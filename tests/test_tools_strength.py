@@ -14,6 +14,7 @@ from pydantic import Field
 from lifecycle import ToolCall, ToolRegistry
 from lifecycle._dispatch import Prepared
 from lifecycle._tool_schema import clean_schema, is_strict_schema, split_docstring
+from lifecycle.errors import ToolDispatchError
 
 # -- docstrings ------------------------------------------------------------------------------------
 
@@ -230,3 +231,18 @@ def test_annotated_constraints_of_a_parameter_are_enforced() -> None:
     assert refused.error == "invalid_arguments"
     schema = registry.definitions()[0]["function"]["parameters"]
     assert schema["properties"]["count"]["exclusiveMinimum"] == 0
+
+
+def test_a_callable_without_a_name_is_refused_with_the_empty_name() -> None:
+    """A callable object has no ``__name__``: registered without ``name=`` it is refused for
+    the empty name it would get, never registered under a made-up one."""
+
+    class Adder:
+        def __call__(self, a: int, b: int) -> int:
+            """Add two numbers."""
+            return a + b
+
+    registry = ToolRegistry()
+    with pytest.raises(ToolDispatchError, match=r"^invalid tool name ''"):
+        registry.register(Adder())
+    assert registry.names == ()
