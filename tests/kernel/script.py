@@ -13,7 +13,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from lifecycle import ApprovalRequest, Decision, ToolRegistry
 from lifecycle.kernel import (
@@ -144,7 +144,7 @@ class Script:
     #: the approval hook (``None``: every request stays undecided)
     approver: Callable[[ApprovalRequest], Decision | None] | None = None
 
-    def add(self, *answers: Answer) -> Script:
+    def add(self, *answers: Answer) -> Self:
         self.answers.extend(answers)
         return self
 

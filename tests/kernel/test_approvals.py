@@ -12,8 +12,8 @@ from lifecycle import ApprovalRequest, CallState, Decision
 from lifecycle.kernel import AskApproval, EndingKind, RunTools
 from tests.kernel.conftest import CountingTools
 from tests.kernel.script import Script, drive, run
+from tests.kernel.script import ok as ok_body
 from tests.kernel.test_responses import ARGS, CALL, answer, chain_drive, response
-from tests.kernel.test_responses import ok as ok_body
 
 CHARGE = ("call_1", "charge", '{"cents": 500}')
 LOOKUP = ("call_2", "lookup", '{"sku": "A"}')

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from lifecycle.kernel import (
     EndingKind,
     Failure,
     FailureKind,
+    HttpResponse,
     MessageSeen,
     Notice,
     RetryPolicy,
@@ -233,7 +235,7 @@ def _watching() -> Drive:
     )
 
 
-def _steps(*steps: dict[str, object]) -> object:
+def _steps(*steps: Mapping[str, object]) -> HttpResponse:
     return ok({"object": "list", "data": list(steps)})
 
 

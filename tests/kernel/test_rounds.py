@@ -233,7 +233,7 @@ def test_a_call_whose_worker_died_is_an_unknown_effect_and_holds_the_round(
         (prepared,) = request.items
         return [ToolResult(calc_tools.finish(prepared.call, timed_out=True), lost=True)]
 
-    script.tools = lost  # type: ignore[assignment]
+    script.tools = lost
     result = script.play(d.attach())
     assert result.ending.kind is EndingKind.HELD
     assert result.ledger.state_of("call_1") is CallState.UNKNOWN_EFFECT

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from lifecycle.kernel import ControllerConfig, EndingKind, RetryPolicy
+from lifecycle.kernel import ControllerConfig, EndingKind, Request, RetryPolicy
 from lifecycle.kernel._schedule import PollSchedule, header_seconds
 from tests.kernel.script import Script, drive, http_error, run
 
@@ -150,7 +150,7 @@ def test_the_backoff_is_deterministic_given_the_rng() -> None:
     """Jitter comes only from the drive's rng: two drives with equal seeds and replies ask for
     exactly the same requests (what a Temporal workflow needs to replay a drive)."""
 
-    def one() -> list[object]:
+    def one() -> list[Request]:
         d = drive(retry=RetryPolicy(max_attempts=4))
         d.rng = random.Random(7)
         script = Script().add(
