@@ -5,7 +5,7 @@
 * a call the driver returned no result for is answered with a ``tool_timeout`` output;
 * the round-finished event carries that round's calls only, not earlier rounds';
 * the tools run with the configured ``max_concurrency`` (1 stays 1);
-* an approval reply that answers fewer calls than were asked about is refused: nothing runs;
+* an approval reply with fewer or more decisions than requests is refused: nothing runs;
 * a streamed drive submits with ``stream`` and reads the stream the submit opened;
 * a chain's submit edge carries the time of the accepted submit and is reported, with the next
   response, in that response's ``StatusSeen``;
