@@ -23,7 +23,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, create_model
 
 from lifecycle.errors import ToolDispatchError
 
@@ -102,9 +102,12 @@ def arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
     config = ConfigDict(extra="forbid", strict=True)
     model_name = f"{name}_arguments"
     try:
-        return create_model(model_name, __config__=config, **fields)
-    except (TypeError, ValueError) as exc:  # pydantic's errors for unsupported types
-        raise ToolDispatchError(f"tool {name!r}: unsupported parameter type: {exc}") from exc
+        model = create_model(model_name, __config__=config, **fields)
+        model.model_json_schema()  # a type with no JSON schema cannot be described either
+    except (TypeError, ValueError, PydanticUserError) as exc:  # pydantic refuses a parameter
+        first = str(exc).strip().splitlines()[0]  # pydantic adds a line with a docs link
+        raise ToolDispatchError(f"tool {name!r}: unsupported parameter type: {first}") from exc
+    return model
 
 
 def clean_schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -6,7 +6,8 @@ an exception with an empty message."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Union
 
 import pytest
 from pydantic import Field
@@ -245,4 +246,48 @@ def test_a_callable_without_a_name_is_refused_with_the_empty_name() -> None:
     registry = ToolRegistry()
     with pytest.raises(ToolDispatchError, match=r"^invalid tool name ''"):
         registry.register(Adder())
+    assert registry.names == ()
+
+
+class _Opaque:
+    """A class pydantic cannot build a schema for."""
+
+
+def _opaque(x: _Opaque) -> int:
+    return 1
+
+
+def _bare_union(x: Union) -> int:  # type: ignore[type-arg]
+    return 1
+
+
+def _underscored(_x: int) -> int:
+    return 1
+
+
+def _callable(x: Callable[[], int]) -> int:
+    return 1
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"),
+    [
+        (_opaque, ["'_opaque'", "_Opaque"]),
+        (_bare_union, ["'_bare_union'", "Union"]),
+        (_underscored, ["'_underscored'", "underscore"]),
+        (_callable, ["'_callable'", "JsonSchema"]),
+    ],
+)
+def test_a_parameter_pydantic_cannot_describe_is_refused_in_one_line(
+    fn: Any, words: list[str]
+) -> None:
+    """pydantic's own errors (no schema for a type, a field name it refuses, a type with no
+    JSON schema) are a ToolDispatchError naming the tool, in one line: nothing is registered."""
+    registry = ToolRegistry()
+    with pytest.raises(ToolDispatchError) as raised:
+        registry.register(fn)
+    text = str(raised.value)
+    assert "\n" not in text
+    for word in words:
+        assert word in text
     assert registry.names == ()
