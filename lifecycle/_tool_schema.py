@@ -102,7 +102,7 @@ def arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
     config = ConfigDict(extra="forbid", strict=True)
     model_name = f"{name}_arguments"
     try:
-        model = create_model(model_name, __config__=config, **fields)
+        model: type[BaseModel] = create_model(model_name, __config__=config, **fields)
         model.model_json_schema()  # a type with no JSON schema cannot be described either
     except (TypeError, ValueError, PydanticUserError) as exc:  # pydantic refuses a parameter
         first = str(exc).strip().splitlines()[0]  # pydantic adds a line with a docs link
