@@ -13,7 +13,9 @@
   past ``requires_action`` since the submit delivers it (an earlier round's move does not),
   still waiting sends it again, a run that moved elsewhere or ended gives the outputs up without
   sending them again; the read is journaled ``via="poll"``;
-* a garbage answer while reconciling is read again after ``max(wait, first_poll_backoff_s)``.
+* a garbage answer while reconciling is read again after ``max(wait, first_poll_backoff_s)``;
+* a resumed round is sent again even when the reconcile read saw no object of its own (a
+  misrouted answer): the tools' budget does not need one.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from lifecycle.kernel import (
     ToolResult,
 )
 from tests.kernel.conftest import CountingTools
-from tests.kernel.script import START, Script, drive, ok, run, run_body, run_inline
+from tests.kernel.script import START, Script, drive, http_error, ok, run, run_body, run_inline
 from tests.kernel.test_approvals import CHARGE, Hook, gated  # noqa: F401 - the fixture
 from tests.kernel.test_responses import ARGS, CALL, answer, chain_drive, response
 from tests.kernel.test_rounds_strength import _step
@@ -324,5 +326,30 @@ def test_a_garbage_read_while_reconciling_is_read_again_after_a_wait(
     assert script.ops() == ["retrieve", "submit", "retrieve", "retrieve", "list_steps", "retrieve"]
     assert script.sleeps()[0] == 2.0  # between the garbage and the second read
     assert _submits(script) == 1
+    assert result.ledger.state_of("call_1") is CallState.DELIVERED
+    assert result.ending.status == "completed"
+
+
+def test_a_resumed_round_is_sent_again_after_a_reconcile_read_about_another_run(
+    calc_tools: CountingTools,
+) -> None:
+    """An earlier drive ran the round and its submit failed for good (the output is recorded,
+    not delivered). The next drive reconciles first; its read is about another run (misrouted,
+    ignored: the drive has seen no object of its own yet) and the run step shows no output:
+    the recorded output is sent again, with no object seen (the tools' budget needs none), and
+    the tool never runs again."""
+    first = Script().add(run("requires_action", calls=[ADD]), http_error(401))
+    d1 = drive(tools=calc_tools)
+    held = first.play(d1.attach())
+    assert held.ledger.state_of("call_1") is CallState.EXECUTED_UNDELIVERED
+    second = Script().add(
+        run("requires_action", run_id="run_other", calls=[ADD]),  # about another run
+        ok({"object": "list", "data": [_step({"call_1": None})]}),
+        run("queued"),  # the submit's answer
+        run("completed"),
+    )
+    result = second.play(drive(tools=calc_tools).resume(d1.lc, held.ledger))
+    assert second.ops() == ["retrieve", "list_steps", "submit", "retrieve"]
+    assert calc_tools.runs["add"] == 1
     assert result.ledger.state_of("call_1") is CallState.DELIVERED
     assert result.ending.status == "completed"
