@@ -32,7 +32,7 @@ from lifecycle.kernel._durable import abandon_create, begin_create, restore_effe
 from lifecycle.kernel._ending import EndingKind
 from lifecycle.kernel._errors import CallFailed, DeadlineReached, Stop
 from lifecycle.kernel._finish import settled
-from lifecycle.kernel._messages import StreamOpened
+from lifecycle.kernel._messages import Failure, FailureKind, StreamOpened
 from lifecycle.kernel._poll import first_read, poll
 from lifecycle.kernel._rounds import reconcile_submit, tool_round
 from lifecycle.kernel._stream import consume
@@ -61,7 +61,21 @@ def create_body(d: Drive, args: Mapping[str, Any], op_id: str) -> Flow:
     handle = yield from d.binding.create(d, args, op_id, stream=d.streaming)
     if isinstance(handle, StreamOpened):
         yield from consume(d, handle.handle)
+        if not d.run_id:  # the stream ended before it named the run
+            yield from _find_unnamed(d, op_id)
     return (yield from follow(d))
+
+
+def _find_unnamed(d: Drive, op_id: str) -> Flow:
+    """A create's stream ended before it named the run: look the run up by the create's op id
+    where the API can; else the create's outcome is unknown (raised; the intent stays open for
+    ``recover()``). Never poll an empty id."""
+    if d.binding.capabilities.finds_lost_creates:
+        found = yield from d.binding.find_created(d, op_id)
+        if found:
+            return
+    message = "the create's stream ended before it named the run"
+    raise CallFailed("create", Failure(FailureKind.STREAM, message=message))
 
 
 def attach_body(d: Drive) -> Flow:

@@ -30,10 +30,12 @@ from lifecycle.kernel import (
     HttpResponse,
     MessageSeen,
     Notice,
+    ResponsesBinding,
     RetryPolicy,
     RoundStarted,
     SaveRun,
     StepSeen,
+    StreamOpened,
     ThreadBusy,
 )
 from tests.kernel.conftest import CountingTools
@@ -275,3 +277,50 @@ def test_a_failed_step_listing_is_a_note_and_the_drive_follows_on() -> None:
     (note,) = [n for n in script.emitted(Notice) if n.message == "could not list steps"]
     assert note.level == logging.INFO
     assert "http_400" in str(note.fields["error"])
+
+
+# -- a create's stream that never names the run --------------------------------------------------
+
+
+def test_a_create_stream_that_ends_before_naming_the_run_finds_it_by_its_op_id() -> None:
+    """Assistants: the stream ended (or dropped) before its first event; the run is looked up
+    by the create's op id and followed, never polled under an empty id."""
+    mine = run_body("in_progress", metadata={"op_id": "op_1"})
+    script = Script().add(
+        StreamOpened("s1"), ok({"object": "list", "data": [mine]}), run("completed")
+    )
+    script.events.append(Failure(FailureKind.STREAM, message="dropped"))
+    result = script.play(drive(run_id="", stream=True).create(ARGS, op_id="op_1"))
+    assert result.ending.status == "completed"
+    assert result.run_id == RUN
+    assert script.ops() == ["create", "list_runs", "retrieve"]
+    assert all(c.http.path.rstrip("/").endswith(RUN) for c in script.calls()[2:])
+
+
+def test_a_create_stream_naming_no_run_that_cannot_be_found_is_an_unknown_create() -> None:
+    nothing = ok({"object": "list", "data": []})
+    script = Script().add(StreamOpened("s1"), nothing)
+    d = drive(run_id="", stream=True, durable=True)
+    with pytest.raises(CallFailed) as raised:
+        script.play(d.create(ARGS, op_id="op_1"))
+    assert raised.value.op == "create"
+    assert _binds(script) == []  # the intent stays open for recover()
+    assert script.ops() == ["create", "list_runs"]
+
+
+def test_a_chain_whose_first_stream_names_no_response_raises_and_polls_nothing() -> None:
+    """Responses: a create cannot be looked up; the first response's stream ended before
+    ``response.created``: the create's outcome is unknown (raised), nothing is polled."""
+    script = Script().add(StreamOpened("s1"))
+    d = Drive(
+        ResponsesBinding(),
+        config=ControllerConfig(fetch_messages=False),
+        scope="op_1",
+        now=0.0,
+        wall=START,
+        stream=True,
+    )
+    with pytest.raises(CallFailed) as raised:
+        script.play(d.create({"model": "gpt-test", "input": "hi"}, op_id="op_1"))
+    assert raised.value.op == "create"
+    assert script.ops() == ["create"]
