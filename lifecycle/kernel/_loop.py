@@ -107,18 +107,18 @@ def resume_body(
     ids = [c.id for c in d.lc.pending_tool_calls]
     if d.lc.awaiting_client and ids and not d.ledger.pending(ids):
         settled = yield from reconcile_submit(d, ids)
-        if not settled:
-            d.pending_round = d.lc.pending_tool_calls
+        if settled:
+            return (yield from follow(d))
     else:
         yield from first_read(d)
-        while d.last is None and d.lc.awaiting_client and d.lc.pending_tool_calls:
-            # a lost first read, and a round to answer: its answer is built from the object as
-            # the server shows it (a chain's create arguments, which calls are approvals), so
-            # poll again (within the deadlines) before anything is sent
-            yield from d.sleep(d.schedule.wait)
-            yield from poll(d)
-        if d.lc.awaiting_client and d.lc.pending_tool_calls:
-            d.pending_round = d.lc.pending_tool_calls
+    while d.last is None and d.lc.awaiting_client and d.lc.pending_tool_calls:
+        # no object of our own read yet (a lost or misrouted read), and a round to answer: its
+        # answer is built from the object as the server shows it (a chain's create arguments,
+        # which calls are approvals), so poll again (within the deadlines) before anything is sent
+        yield from d.sleep(d.schedule.wait)
+        yield from poll(d)
+    if d.lc.awaiting_client and d.lc.pending_tool_calls:
+        d.pending_round = d.lc.pending_tool_calls
     return (yield from follow(d))
 
 

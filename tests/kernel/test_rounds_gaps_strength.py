@@ -336,8 +336,8 @@ def test_a_resumed_round_is_sent_again_after_a_reconcile_read_about_another_run(
     """An earlier drive ran the round and its submit failed for good (the output is recorded,
     not delivered). The next drive reconciles first; its read is about another run (misrouted,
     ignored: the drive has seen no object of its own yet) and the run step shows no output:
-    the recorded output is sent again, with no object seen (the tools' budget needs none), and
-    the tool never runs again."""
+    the run is read again (an answer is built from the object as the server shows it), then the
+    recorded output is sent again, and the tool never runs again."""
     first = Script().add(run("requires_action", calls=[ADD]), http_error(401))
     d1 = drive(tools=calc_tools)
     held = first.play(d1.attach())
@@ -345,11 +345,12 @@ def test_a_resumed_round_is_sent_again_after_a_reconcile_read_about_another_run(
     second = Script().add(
         run("requires_action", run_id="run_other", calls=[ADD]),  # about another run
         ok({"object": "list", "data": [_step({"call_1": None})]}),
+        run("requires_action", calls=[ADD]),  # read again: now about this run
         run("queued"),  # the submit's answer
         run("completed"),
     )
     result = second.play(drive(tools=calc_tools).resume(d1.lc, held.ledger))
-    assert second.ops() == ["retrieve", "list_steps", "submit", "retrieve"]
+    assert second.ops() == ["retrieve", "list_steps", "retrieve", "submit", "retrieve"]
     assert calc_tools.runs["add"] == 1
     assert result.ledger.state_of("call_1") is CallState.DELIVERED
     assert result.ending.status == "completed"
