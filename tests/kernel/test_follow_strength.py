@@ -304,6 +304,7 @@ def test_a_create_stream_naming_no_run_that_cannot_be_found_is_an_unknown_create
     with pytest.raises(CallFailed) as raised:
         script.play(d.create(ARGS, op_id="op_1"))
     assert raised.value.op == "create"
+    assert raised.value.failure.message == "the create's stream ended before it named the run"
     assert _binds(script) == []  # the intent stays open for recover()
     assert script.ops() == ["create", "list_runs"]
 

@@ -70,3 +70,31 @@ def test_a_cancel_answered_with_garbage_reads_the_run() -> None:
     assert script.ops() == ["retrieve", "cancel", "retrieve", "retrieve"]
     assert [e.dest for e in result.history] == ["in_progress", "cancelling", "cancelled"]
     assert not result.cancel_lost_race
+
+
+def test_a_create_retry_cut_by_the_deadline_raises_the_refusal_and_closes_the_intent() -> None:
+    """A create refused with 429 asks to come back after the deadline: nothing is sent again,
+    the refusal is raised for ``create`` and the intent is closed (no run exists)."""
+    script = Script().add(http_error(429, **{"retry-after": "5"}))
+    d = drive(run_id="", durable=True, overall_timeout_s=1.0)
+    with pytest.raises(CallFailed) as raised:
+        script.play(d.create({"assistant_id": "asst_1"}, op_id="op_1"))
+    assert (raised.value.op, raised.value.failure.status) == ("create", 429)
+    assert script.ops() == ["create"]
+    assert [(r.op_id, r.run_id) for r in script.log if isinstance(r, BindCreate)] == [("op_1", "")]
+
+
+def test_an_interrupted_drive_of_a_run_already_ended_closes_nothing() -> None:
+    """Interrupted after the run was seen terminal: no cancel, and the run is not recorded as
+    stopped (it ended on its own)."""
+    lc = RunLifecycle()
+    lc.observe("in_progress")
+    lc.observe("completed")
+    d = drive(durable=True)
+    d.lc = lc
+    script = Script()
+    result = script.play(d.interrupted())
+    assert result.ending.kind is EndingKind.INTERRUPTED
+    assert result.ending.terminal
+    assert script.ops() == []
+    assert [r for r in script.log if isinstance(r, CloseRun)] == []
