@@ -124,10 +124,16 @@ class ToolRegistry:
     ) -> None:
         if max_output_chars < 256:
             raise ValueError("max_output_chars must be at least 256")
-        self.max_output_chars = max_output_chars
+        self._max_output_chars = max_output_chars
         self.expose_exception_messages = expose_exception_messages
         self.redact_outputs = redact_outputs
         self._tools: dict[str, ToolSpec] = {}
+
+    @property
+    def max_output_chars(self) -> int:
+        """The cap on each submitted output, fixed at construction (at least 256: the cap keeps
+        room for its truncation marker)."""
+        return self._max_output_chars
 
     # -- registration --------------------------------------------------------------------------
 

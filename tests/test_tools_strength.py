@@ -291,3 +291,14 @@ def test_a_parameter_pydantic_cannot_describe_is_refused_in_one_line(
     for word in words:
         assert word in text
     assert registry.names == ()
+
+
+def test_the_output_cap_is_fixed_at_construction() -> None:
+    """The cap is checked once, when the registry is made: it cannot be lowered afterwards
+    under the room its truncation marker needs."""
+    registry = ToolRegistry(max_output_chars=300)
+    assert registry.max_output_chars == 300
+    with pytest.raises(AttributeError):
+        registry.max_output_chars = 10  # type: ignore[misc]
+    with pytest.raises(ValueError, match="at least 256"):
+        ToolRegistry(max_output_chars=255)
