@@ -172,3 +172,8 @@ def test_a_decision_with_an_output_rejects_a_tool_and_answers_an_mcp_request(
     ledger.decide("c1", kind != "function", answer)
     assert ledger.state_of("c1") is state
     assert ledger.output_for("c1") == answer
+
+
+def test_a_call_intended_without_a_round_is_in_round_one() -> None:
+    entry = ToolLedger().intend(ToolCall("call_1", "add", "{}"))
+    assert entry.round == 1
