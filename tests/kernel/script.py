@@ -10,6 +10,7 @@ logged, so a test asserts on what the kernel asked for, in order, h11-style.
 from __future__ import annotations
 
 import json
+import random
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -104,6 +105,8 @@ def drive(
     tools: ToolRegistry | None = None,
     durable: bool = False,
     stream: bool = False,
+    watch: bool = False,
+    rng: random.Random | None = None,
     **config: Any,
 ) -> Drive:
     """An Assistants drive of ``run_id`` on ``THREAD`` at script time 0 (no message listing at
@@ -119,6 +122,8 @@ def drive(
         tools=tools,
         durable=durable,
         stream=stream,
+        watch=watch,
+        rng=rng,
     )
 
 

@@ -12,25 +12,20 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Mapping
-from typing import Any
 
 import pytest
 
 from lifecycle import CallState, RunLifecycle, ToolCall, ToolLedger, ToolOutput
 from lifecycle.kernel import (
-    AssistantsBinding,
     BindCreate,
     CallFailed,
     CloseRun,
-    ControllerConfig,
-    Drive,
     EndingKind,
     Failure,
     FailureKind,
     HttpResponse,
     MessageSeen,
     Notice,
-    ResponsesBinding,
     RetryPolicy,
     RoundStarted,
     SaveRun,
@@ -41,7 +36,6 @@ from lifecycle.kernel import (
 from tests.kernel.conftest import CountingTools
 from tests.kernel.script import (
     RUN,
-    START,
     THREAD,
     Script,
     drive,
@@ -50,6 +44,7 @@ from tests.kernel.script import (
     run,
     run_body,
 )
+from tests.kernel.test_responses import chain_drive
 from tests.kernel.test_rounds_strength import _step
 
 ARGS = {"assistant_id": "asst_1"}
@@ -62,20 +57,6 @@ class LongestJitter(random.Random):
 
     def uniform(self, a: float, b: float) -> float:
         return b
-
-
-def _drive(*, run_id: str = RUN, durable: bool = False, **config: Any) -> Drive:
-    """An Assistants drive (see ``script.drive``) whose retry waits are not random."""
-    return Drive(
-        AssistantsBinding(),
-        config=ControllerConfig(fetch_messages=False, **config),
-        scope=THREAD,
-        run_id=run_id,
-        now=0.0,
-        wall=START,
-        durable=durable,
-        rng=LongestJitter(),
-    )
 
 
 def _binds(script: Script) -> list[tuple[str, str]]:
@@ -100,7 +81,7 @@ def test_a_lost_create_outlasted_by_the_deadline_raises_a_timeout_and_keeps_the_
     for ``recover()`` (nothing says the run does not exist)."""
     nothing = ok({"object": "list", "data": []})
     script = Script().add(LOST, nothing, nothing)
-    d = _drive(run_id="", durable=True, overall_timeout_s=0.1)
+    d = drive(run_id="", durable=True, overall_timeout_s=0.1, rng=LongestJitter())
     with pytest.raises(CallFailed) as raised:
         script.play(d.create(ARGS, op_id="op_1"))
     assert raised.value.op == "create"
@@ -128,7 +109,9 @@ def test_a_busy_thread_the_policy_does_not_clear_closes_the_intent() -> None:
 
 def test_a_deadline_that_cuts_a_retry_short_ends_deadline() -> None:
     """No cancel was ever asked for, so the ending is ``deadline``, not ``cancel_unconfirmed``."""
-    d = _drive(overall_timeout_s=0.1, retry=RetryPolicy(max_attempts=5, base_s=1.0))
+    d = drive(
+        overall_timeout_s=0.1, retry=RetryPolicy(max_attempts=5, base_s=1.0), rng=LongestJitter()
+    )
     script = Script().add(http_error(503), http_error(503))
     result = script.play(d.attach())
     assert (result.ending.kind, result.ending.deadline) == (EndingKind.DEADLINE, "overall")
@@ -225,18 +208,6 @@ def test_a_late_tool_result_is_saved_by_the_follow_loop() -> None:
     assert save.ledger.entries[ADD.id].late_output == "3"
 
 
-def _watching() -> Drive:
-    return Drive(
-        AssistantsBinding(),
-        config=ControllerConfig(fetch_messages=False),
-        scope=THREAD,
-        run_id=RUN,
-        now=0.0,
-        wall=START,
-        watch=True,
-    )
-
-
 def _steps(*steps: Mapping[str, object]) -> HttpResponse:
     return ok({"object": "list", "data": list(steps)})
 
@@ -258,7 +229,7 @@ def test_watching_reports_each_completed_step_and_message_once() -> None:
         _steps(tool_step, message_step),
         ok({"object": "list", "data": [message]}),
     )
-    result = script.play(_watching().attach())
+    result = script.play(drive(watch=True).attach())
     assert [s.payload["id"] for s in script.emitted(StepSeen)] == ["step_1", "step_2"]
     assert [(m.text, m.payload["id"]) for m in script.emitted(MessageSeen)] == [("hello", "msg_1")]
     assert result.ending.status == "completed"
@@ -272,7 +243,7 @@ def test_a_failed_step_listing_is_a_note_and_the_drive_follows_on() -> None:
         run("completed"),
         _steps(),
     )
-    result = script.play(_watching().attach())
+    result = script.play(drive(watch=True).attach())
     assert result.ending.status == "completed"
     (note,) = [n for n in script.emitted(Notice) if n.message == "could not list steps"]
     assert note.level == logging.INFO
@@ -313,14 +284,7 @@ def test_a_chain_whose_first_stream_names_no_response_raises_and_polls_nothing()
     """Responses: a create cannot be looked up; the first response's stream ended before
     ``response.created``: the create's outcome is unknown (raised), nothing is polled."""
     script = Script().add(StreamOpened("s1"))
-    d = Drive(
-        ResponsesBinding(),
-        config=ControllerConfig(fetch_messages=False),
-        scope="op_1",
-        now=0.0,
-        wall=START,
-        stream=True,
-    )
+    d = chain_drive(stream=True)
     with pytest.raises(CallFailed) as raised:
         script.play(d.create({"model": "gpt-test", "input": "hi"}, op_id="op_1"))
     assert raised.value.op == "create"

@@ -50,7 +50,9 @@ def answer(text: str) -> list[dict[str, Any]]:
              "content": [{"type": "output_text", "text": text, "annotations": []}]}]  # fmt: skip
 
 
-def chain_drive(tools: CountingTools | None = None, **config: Any) -> Drive:
+def chain_drive(
+    tools: CountingTools | None = None, *, stream: bool = False, **config: Any
+) -> Drive:
     config.setdefault("fetch_messages", False)
     return Drive(
         ResponsesBinding(),
@@ -59,6 +61,7 @@ def chain_drive(tools: CountingTools | None = None, **config: Any) -> Drive:
         now=0.0,
         wall=START,
         tools=tools,
+        stream=stream,
     )
 
 
