@@ -17,6 +17,7 @@ all its properties, forbids extra ones, and nothing has a default.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import typing
@@ -81,16 +82,34 @@ def is_strict_schema(schema: Any) -> bool:
     return True
 
 
+def described(fn: Callable[..., Any]) -> tuple[Callable[..., Any], str | None]:
+    """What describes a tool: the function whose type hints and docstring name its parameters
+    (a function itself, a ``functools.partial``'s function, a callable object's ``__call__``),
+    and that docstring (for an object, its class's followed by its ``__call__``'s)."""
+    if isinstance(fn, functools.partial):
+        return described(fn.func)
+    if inspect.isroutine(fn) or inspect.isclass(fn):
+        return fn, fn.__doc__
+    call = type(fn).__call__
+    docs = [inspect.cleandoc(doc) for doc in (type(fn).__doc__, call.__doc__) if doc]
+    return call, "\n\n".join(docs) or None
+
+
 def arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
-    """Build the strict pydantic model of ``fn``'s keyword arguments."""
+    """Build the strict pydantic model of ``fn``'s keyword arguments (those a
+    ``functools.partial`` binds are not the model's to send)."""
+    target, doc = described(fn)
+    bound = set(fn.keywords) if isinstance(fn, functools.partial) else set()
     try:
         sig = inspect.signature(fn)
-        hints = typing.get_type_hints(fn, include_extras=True)
+        hints = typing.get_type_hints(target, include_extras=True)
     except (TypeError, ValueError, NameError) as exc:
         raise ToolDispatchError(f"tool {name!r}: cannot read the signature: {exc}") from exc
-    _, arg_docs = split_docstring(fn.__doc__)
+    _, arg_docs = split_docstring(doc)
     fields: dict[str, Any] = {}
     for p in sig.parameters.values():
+        if p.name in bound:
+            continue
         if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             raise ToolDispatchError(f"tool {name!r}: *args/**kwargs cannot be described to a model")
         if p.kind is inspect.Parameter.POSITIONAL_ONLY:

@@ -38,7 +38,13 @@ from lifecycle._dispatch import (
     redact_secrets,
 )
 from lifecycle._records import ToolCall
-from lifecycle._tool_schema import arguments_model, clean_schema, is_strict_schema, split_docstring
+from lifecycle._tool_schema import (
+    arguments_model,
+    clean_schema,
+    described,
+    is_strict_schema,
+    split_docstring,
+)
 from lifecycle.errors import ToolDispatchError
 
 __all__ = ["ToolRegistry", "ToolSpec"]
@@ -161,7 +167,8 @@ class ToolRegistry:
 
         Args:
             fn: the function (when used as ``@registry.tool``).
-            name: the tool name (default: the function's ``__name__``).
+            name: the tool name (default: the function's ``__name__``; a callable object or a
+                ``functools.partial`` has none: name it).
             description: the description (default: the docstring without its sections).
             needs_approval: ``True`` (every call), or a predicate on the validated arguments:
                 such calls run only once the controller's approval hook says yes (see
@@ -202,12 +209,13 @@ class ToolRegistry:
             raise ToolDispatchError(f"tool {tool_name!r} is already registered")
         model = arguments_model(fn, tool_name)
         parameters = clean_schema(model)
-        doc_description, _ = split_docstring(fn.__doc__)
+        target, doc = described(fn)
+        doc_description, _ = split_docstring(doc)
         spec = ToolSpec(
             name=tool_name,
             description=description if description is not None else doc_description,
             fn=fn,
-            is_async=inspect.iscoroutinefunction(fn),
+            is_async=inspect.iscoroutinefunction(target),
             arguments_model=model,
             parameters=parameters,
             strict=is_strict_schema(parameters),

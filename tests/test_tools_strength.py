@@ -5,6 +5,7 @@ an exception with an empty message."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Annotated, Any, Union
@@ -302,3 +303,51 @@ def test_the_output_cap_is_fixed_at_construction() -> None:
         registry.max_output_chars = 10  # type: ignore[misc]
     with pytest.raises(ValueError, match="at least 256"):
         ToolRegistry(max_output_chars=255)
+
+
+class _Lookup:
+    """Look an order up (a tool with state: its own table)."""
+
+    def __init__(self) -> None:
+        self.orders = {"o1": 135.0}
+
+    def __call__(self, order_id: str) -> float:
+        """Args:
+        order_id: the order's id.
+        """
+        return self.orders[order_id]
+
+
+class _AsyncLookup(_Lookup):
+    async def __call__(self, order_id: str) -> float:  # type: ignore[override]
+        return self.orders[order_id]
+
+
+def _price(items: int, unit: float) -> float:
+    """Price some items.
+
+    Args:
+        items: how many.
+        unit: the price of one.
+    """
+    return items * unit
+
+
+def test_a_callable_object_or_a_partial_is_a_tool_when_named() -> None:
+    """A tool with state (an object with ``__call__``, sync or async) or a function with some
+    arguments bound (``functools.partial``) is described from what it takes, and runs."""
+    registry = ToolRegistry()
+    lookup = registry.register(_Lookup(), name="lookup")
+    assert lookup.parameters["properties"]["order_id"]["type"] == "string"
+    assert lookup.parameters["properties"]["order_id"]["description"] == "the order's id."
+    assert lookup.description == "Look an order up (a tool with state: its own table)."
+    assert not lookup.is_async
+    assert registry.register(_AsyncLookup(), name="lookup_async").is_async
+    priced = registry.register(functools.partial(_price, unit=2.5), name="price")
+    assert list(priced.parameters["properties"]) == ["items"]
+    assert priced.description == "Price some items."
+    prepared = registry.prepare(ToolCall("c1", "price", '{"items": 4}'))
+    assert prepared.error is None
+    assert prepared.call_tool() == 10.0
+    found = registry.prepare(ToolCall("c2", "lookup", '{"order_id": "o1"}'))
+    assert found.call_tool() == 135.0
