@@ -5,6 +5,7 @@ an exception with an empty message."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Callable
@@ -351,3 +352,33 @@ def test_a_callable_object_or_a_partial_is_a_tool_when_named() -> None:
     assert prepared.call_tool() == 10.0
     found = registry.prepare(ToolCall("c2", "lookup", '{"order_id": "o1"}'))
     assert found.call_tool() == 135.0
+
+
+def test_a_partial_hides_every_argument_it_binds_wherever_it_stands() -> None:
+    registry = ToolRegistry()
+    spec = registry.register(functools.partial(_price, items=4), name="price_four")
+    assert list(spec.parameters["properties"]) == ["unit"]
+    assert spec.parameters["properties"]["unit"]["description"] == "the price of one."
+
+
+def test_a_tool_name_registered_twice_is_refused_by_name() -> None:
+    registry = ToolRegistry()
+    registry.register(_price, name="price")
+    with pytest.raises(ToolDispatchError, match=r"^tool 'price' is already registered$"):
+        registry.register(_price, name="price")
+
+
+def test_a_dataclass_registers_with_its_fields_as_parameters() -> None:
+    """A class is described by its own signature and hints (a dataclass: its fields), not as a
+    callable object."""
+
+    @dataclasses.dataclass
+    class Order:
+        """An order to record."""
+
+        item: str
+        quantity: int = 1
+
+    spec = ToolRegistry().register(Order, name="record_order")
+    assert list(spec.parameters["properties"]) == ["item", "quantity"]
+    assert spec.description == "An order to record."
