@@ -12,6 +12,7 @@ from adapters.openai._tools import ToolRunner, run_tools_async, run_tools_sync
 from lifecycle import CallState, ToolCall, ToolLedger, ToolRegistry
 from lifecycle._dispatch import Prepared
 from lifecycle.kernel import RunTools, ToolResult
+from tests.controller.conftest import PRICES, Item, MakeDriver
 
 
 def setup() -> tuple[ToolRegistry, ToolLedger, threading.Event, list[Prepared]]:
@@ -151,3 +152,39 @@ def test_concurrency_cap_is_respected(kind: str) -> None:
         results = anyio.run(main)
     assert [r.output.output for r in results] == [str(i) for i in range(6)]
     assert max(peak) == 1
+
+
+class OrderDesk:
+    """A tool with state (its own price list and a count of what it priced), as an object."""
+
+    def __init__(self) -> None:
+        self.priced = 0
+
+    def __call__(self, items: list[Item]) -> float:
+        """Compute the total price of an order.
+
+        Args:
+            items: the items ordered, each an item type and a quantity.
+        """
+        self.priced += 1
+        return sum(PRICES[i.item_type] * i.quantity for i in items)
+
+
+class AsyncOrderDesk(OrderDesk):
+    async def __call__(self, items: list[Item]) -> float:  # type: ignore[override]
+        return super().__call__(items)
+
+
+@pytest.mark.parametrize("desk", [OrderDesk, AsyncOrderDesk])
+def test_a_tool_with_state_runs_once_through_the_controller(
+    make_driver: MakeDriver, desk: type[OrderDesk]
+) -> None:
+    """An object registered as a tool (sync or async ``__call__``) is run once per call by the
+    sync and the async controller over HTTP, and its output is delivered."""
+    tool = desk()
+    registry = ToolRegistry()
+    registry.register(tool, name="calculate_order_total")
+    out = make_driver(tools=registry).run("order-total")
+    assert out.status == "completed"
+    assert tool.priced == 1
+    assert [(t.name, t.state) for t in out.tool_calls] == [("calculate_order_total", "delivered")]
