@@ -56,12 +56,12 @@ class ThreadClaims:
             if store is not None:
                 for stored in store.runs_of_thread(thread_id):
                     if not stored.terminal and stored.closed != "lost_handle":
-                        raise ThreadBusy(
-                            thread_id, stored.run_id, stored.closed or "pending in the store"
-                        )
+                        why = stored.closed or "pending in the store"
+                        raise ThreadBusy(thread_id, stored.run_id, f"{why}; recover() continues it")
                 for intent in store.unbound_creates():
                     if intent.thread_id == thread_id:  # a create whose outcome is unknown
-                        raise ThreadBusy(thread_id, None, "create outcome unknown in the store")
+                        why = "a create whose outcome is unknown is in the store"
+                        raise ThreadBusy(thread_id, None, f"{why}; recover() settles it")
             self._threads[thread_id] = ("", "being created")
 
     def claim(self, thread_id: str, run_id: str, why: str) -> None:

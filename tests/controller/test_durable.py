@@ -188,3 +188,18 @@ def test_a_lost_handle_run_does_not_block_its_thread(world: World, tmp_path: Pat
     assert lost.status == "lost_handle"
     meta = world.scenario("after", Scenario((Queue(), Answer("fine"))))
     assert controller.run(thread_id=thread, assistant_id=world.assistant_id, metadata=meta).ok
+
+
+def test_a_thread_held_by_an_unknown_create_names_the_way_out(world: World, tmp_path: Path) -> None:
+    """run() on a thread whose create outcome is unknown is refused without a request, and the
+    error says what settles it; after recover() (no run carries the op id) run() creates."""
+    store = RunStore(tmp_path / "runs.db", clock=world.clock)
+    thread = world.thread()
+    store.begin_create("op-lost", thread)
+    with pytest.raises(ThreadBusy, match=r"create whose outcome is unknown.*recover\(\) settles"):
+        world.controller(store=store).run(thread_id=thread, assistant_id=world.assistant_id)
+    assert world.runs_on(thread) == []
+    (settled,) = world.controller(store=store).recover()
+    assert settled.status == "not_created"
+    out = world.controller(store=store).run(thread_id=thread, assistant_id=world.assistant_id)
+    assert out.status == "completed"
