@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/engine.json"))
     args = parser.parse_args(argv)
     n = 10_000 if args.quick else 100_000
-    result = {
+    result: dict[str, Any] = {
         "benchmark": "engine",
         "environment": environment(),
         "observe_vs_transitions": per_edge_kind(
