@@ -33,6 +33,7 @@ from lifecycle.kernel import (
     NextEvent,
     Reply,
     Request,
+    ResponsesBinding,
     RunTools,
     Sleep,
     SseEvent,
@@ -107,6 +108,8 @@ def drive(
     stream: bool = False,
     watch: bool = False,
     rng: random.Random | None = None,
+    cancel_signal: Any = None,
+    observe_only: bool = False,
     **config: Any,
 ) -> Drive:
     """An Assistants drive of ``run_id`` on ``THREAD`` at script time 0 (no message listing at
@@ -124,6 +127,34 @@ def drive(
         stream=stream,
         watch=watch,
         rng=rng,
+        cancel_signal=cancel_signal,
+        observe_only=observe_only,
+    )
+
+
+def chain_drive(
+    tools: ToolRegistry | None = None,
+    *,
+    run_id: str = "",
+    stream: bool = False,
+    durable: bool = False,
+    observe_only: bool = False,
+    **config: Any,
+) -> Drive:
+    """A Responses chain drive of scope ``op_1`` at script time 0 (``run_id``: the response it
+    attaches to or resumes)."""
+    config.setdefault("fetch_messages", False)
+    return Drive(
+        ResponsesBinding(),
+        config=ControllerConfig(**config),
+        scope="op_1",
+        run_id=run_id,
+        now=0.0,
+        wall=START,
+        tools=tools,
+        stream=stream,
+        durable=durable,
+        observe_only=observe_only,
     )
 
 

@@ -11,9 +11,9 @@ import pytest
 from lifecycle import ApprovalRequest, CallState, Decision
 from lifecycle.kernel import AskApproval, EndingKind, RunTools
 from tests.kernel.conftest import CountingTools
-from tests.kernel.script import Script, drive, run
+from tests.kernel.script import Script, chain_drive, drive, run
 from tests.kernel.script import ok as ok_body
-from tests.kernel.test_responses import ARGS, CALL, answer, chain_drive, response
+from tests.kernel.test_responses import ARGS, CALL, answer, response
 
 CHARGE = ("call_1", "charge", '{"cents": 500}')
 LOOKUP = ("call_2", "lookup", '{"sku": "A"}')

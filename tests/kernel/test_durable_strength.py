@@ -14,17 +14,24 @@ from lifecycle.kernel import (
     BeginCreate,
     BindCreate,
     CloseRun,
-    ControllerConfig,
-    Drive,
     EndingKind,
     Notice,
     RecordEffect,
-    ResponsesBinding,
     SaveRun,
     Sleep,
 )
 from tests.kernel.conftest import CountingTools
-from tests.kernel.script import RUN, START, THREAD, Script, drive, http_error, ok, run, run_body
+from tests.kernel.script import (
+    RUN,
+    THREAD,
+    Script,
+    chain_drive,
+    drive,
+    http_error,
+    ok,
+    run,
+    run_body,
+)
 from tests.kernel.test_responses import ARGS, CALL, answer, response
 
 STORE = (BeginCreate, BindCreate, CloseRun, RecordEffect, SaveRun)
@@ -128,15 +135,7 @@ def test_a_chains_next_response_is_saved_superseding_the_previous_one(
     calc_tools: CountingTools,
 ) -> None:
     """One write saves resp_2 and closes resp_1 as superseded; no other save supersedes."""
-    d = Drive(
-        ResponsesBinding(),
-        config=ControllerConfig(fetch_messages=False),
-        scope="op_1",
-        now=0.0,
-        wall=START,
-        tools=calc_tools,
-        durable=True,
-    )
+    d = chain_drive(calc_tools, durable=True)
     script = Script().add(
         ok(response("queued")),
         ok(response("completed", output=[CALL])),
@@ -166,15 +165,7 @@ def test_an_output_an_earlier_drive_may_have_submitted_is_an_error_naming_it(
 ) -> None:
     """A chain resumed after a crash with the submit in flight: nothing is sent, and one error
     note names the outputs that will not be sent again."""
-    first = Drive(
-        ResponsesBinding(),
-        config=ControllerConfig(fetch_messages=False),
-        scope="op_1",
-        now=0.0,
-        wall=START,
-        tools=calc_tools,
-        durable=True,
-    )
+    first = chain_drive(calc_tools, durable=True)
     script = Script().add(ok(response("completed", output=[CALL])))
     flow = first.create(ARGS, op_id="op_1")
     request = next(flow)
@@ -184,15 +175,7 @@ def test_an_output_an_earlier_drive_may_have_submitted_is_an_error_naming_it(
     flow.close()
     submitted = [r for r in script.log if isinstance(r, RecordEffect) and r.phase == "submitted"]
     assert [(r.run_id, r.call_id) for r in submitted] == [("resp_1", "call_1")]
-    second = Drive(
-        ResponsesBinding(),
-        config=ControllerConfig(fetch_messages=False),
-        scope="op_1",
-        run_id="resp_1",
-        now=0.0,
-        wall=START,
-        tools=calc_tools,
-    )
+    second = chain_drive(calc_tools, run_id="resp_1")
     rest = Script().add(ok(response("completed", output=[CALL])))
     rest.play(second.resume(first.lc, first.ledger, op_id="op_1", submitted={"call_1"}))
     (note,) = [n for n in rest.emitted(Notice) if n.level == logging.ERROR]

@@ -38,13 +38,13 @@ from tests.kernel.script import (
     RUN,
     THREAD,
     Script,
+    chain_drive,
     drive,
     http_error,
     ok,
     run,
     run_body,
 )
-from tests.kernel.test_responses import chain_drive
 from tests.kernel.test_rounds_strength import _step
 
 ARGS = {"assistant_id": "asst_1"}

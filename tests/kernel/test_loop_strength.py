@@ -11,15 +11,12 @@ from dataclasses import dataclass
 
 from lifecycle.kernel import (
     ApiCall,
-    ControllerConfig,
-    Drive,
     EndingKind,
     HttpResponse,
     Notice,
-    ResponsesBinding,
 )
 from tests.kernel.conftest import CountingTools
-from tests.kernel.script import START, Script, drive, ok, run, run_body
+from tests.kernel.script import START, Script, chain_drive, drive, ok, run, run_body
 from tests.kernel.test_responses import ARGS, CALL, response
 
 
@@ -30,16 +27,7 @@ class Flag:
 
 def test_a_watcher_stops_on_the_callers_signal_without_acting() -> None:
     signal = Flag()
-    d = Drive(
-        drive().binding,
-        config=ControllerConfig(fetch_messages=False),
-        scope="thread_1",
-        run_id="run_1",
-        now=0.0,
-        wall=START,
-        cancel_signal=signal,
-        observe_only=True,
-    )
+    d = drive(cancel_signal=signal, observe_only=True)
 
     def flip(call: ApiCall) -> HttpResponse:
         signal.cancelled = True  # the caller stops watching while the run goes on
@@ -56,15 +44,7 @@ def test_a_watcher_stops_on_the_callers_signal_without_acting() -> None:
 
 
 def test_a_watched_response_waiting_for_its_client_ends_held() -> None:
-    d = Drive(
-        ResponsesBinding(),
-        config=ControllerConfig(fetch_messages=False),
-        scope="op_1",
-        run_id="resp_1",
-        now=0.0,
-        wall=START,
-        observe_only=True,
-    )
+    d = chain_drive(run_id="resp_1", observe_only=True)
     script = Script().add(ok(response("completed", output=[CALL])))
     result = script.play(d.attach())
     assert (result.ending.kind, result.ending.detail) == (EndingKind.HELD, "awaiting_client")
@@ -113,13 +93,7 @@ def test_the_tool_round_limit_warns_with_the_count_and_cancels(calc_tools: Count
 
 
 def test_a_create_that_cannot_be_looked_up_or_made_no_run_ends_so() -> None:
-    chain = Drive(
-        ResponsesBinding(),
-        config=ControllerConfig(fetch_messages=False),
-        scope="op_1",
-        now=0.0,
-        wall=START,
-    )
+    chain = chain_drive()
     result = Script().play(chain.adopt_create("op_1"))
     assert (result.ending.kind, result.ending.status, result.ending.detail) == (
         EndingKind.OUTCOME_UNKNOWN,
@@ -134,13 +108,7 @@ def test_a_create_that_cannot_be_looked_up_or_made_no_run_ends_so() -> None:
 def test_ending_a_waiting_chain_locally_is_journaled_at_the_drives_time() -> None:
     """No cancel request exists for a completed response: the local cancel edge carries the
     drive's wall clock like any move of ours."""
-    d = Drive(
-        ResponsesBinding(),
-        config=ControllerConfig(fetch_messages=False, max_tool_rounds=1),
-        scope="op_1",
-        now=0.0,
-        wall=START,
-    )
+    d = chain_drive(max_tool_rounds=1)
     second = {**CALL, "id": "fc_2", "call_id": "call_2"}
     script = Script().add(
         ok(response("completed", output=[CALL])),

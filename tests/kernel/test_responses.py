@@ -11,8 +11,6 @@ from lifecycle import CallState
 from lifecycle.kernel import (
     ApiCall,
     CallFailed,
-    ControllerConfig,
-    Drive,
     EndingKind,
     Failure,
     FailureKind,
@@ -22,7 +20,7 @@ from lifecycle.kernel import (
     output_text,
 )
 from tests.kernel.conftest import CountingTools
-from tests.kernel.script import START, Script, ok
+from tests.kernel.script import Script, chain_drive, ok
 
 CALL = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "add",
         "arguments": '{"a": 1, "b": 2}', "status": "completed"}  # fmt: skip
@@ -48,21 +46,6 @@ def response(
 def answer(text: str) -> list[dict[str, Any]]:
     return [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
              "content": [{"type": "output_text", "text": text, "annotations": []}]}]  # fmt: skip
-
-
-def chain_drive(
-    tools: CountingTools | None = None, *, stream: bool = False, **config: Any
-) -> Drive:
-    config.setdefault("fetch_messages", False)
-    return Drive(
-        ResponsesBinding(),
-        config=ControllerConfig(**config),
-        scope="op_1",
-        now=0.0,
-        wall=START,
-        tools=tools,
-        stream=stream,
-    )
 
 
 ARGS = {"model": "gpt-test", "input": "add 1 and 2", "instructions": "be brief",
@@ -227,14 +210,7 @@ def test_a_cancel_that_loses_the_race_is_reported_not_raised() -> None:
 
 
 def test_a_dropped_stream_resumes_after_its_last_sequence_number() -> None:
-    d = Drive(
-        ResponsesBinding(),
-        config=ControllerConfig(fetch_messages=False),
-        scope="op_1",
-        now=0.0,
-        wall=START,
-        stream=True,
-    )
+    d = chain_drive(stream=True)
     script = Script().add(StreamOpened("s1"), StreamOpened("s2"))
 
     def event(kind: str, seq: int, status: str | None = None) -> SseEvent:

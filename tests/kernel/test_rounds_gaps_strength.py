@@ -41,9 +41,19 @@ from lifecycle.kernel import (
     ToolResult,
 )
 from tests.kernel.conftest import CountingTools
-from tests.kernel.script import START, Script, drive, http_error, ok, run, run_body, run_inline
+from tests.kernel.script import (
+    START,
+    Script,
+    chain_drive,
+    drive,
+    http_error,
+    ok,
+    run,
+    run_body,
+    run_inline,
+)
 from tests.kernel.test_approvals import CHARGE, Hook, gated  # noqa: F401 - the fixture
-from tests.kernel.test_responses import ARGS, CALL, answer, chain_drive, response
+from tests.kernel.test_responses import ARGS, CALL, answer, response
 from tests.kernel.test_rounds_strength import _step
 
 ADD = ("call_1", "add", '{"a": 1, "b": 2}')

@@ -12,34 +12,24 @@ from typing import Any
 from lifecycle.kernel import (
     ApiCall,
     CloseStream,
-    ControllerConfig,
     Drive,
     Failure,
     FailureKind,
     NextEvent,
     Notice,
-    ResponsesBinding,
     RetryPolicy,
     SseEvent,
     StreamOpened,
 )
 from lifecycle.kernel._stream import MAX_RESUMES
-from tests.kernel.script import START, Script, http_error, ok
+from tests.kernel.script import Script, chain_drive, http_error, ok
 from tests.kernel.test_responses import ARGS, answer, response
 
 DROP = Failure(FailureKind.STREAM, message="dropped")
 
 
 def _drive(**config: Any) -> Drive:
-    config.setdefault("fetch_messages", False)
-    return Drive(
-        ResponsesBinding(),
-        config=ControllerConfig(**config),
-        scope="op_1",
-        now=0.0,
-        wall=START,
-        stream=True,
-    )
+    return chain_drive(stream=True, **config)
 
 
 def _event(kind: str, seq: int | None, status: str | None = None) -> SseEvent:
