@@ -20,8 +20,8 @@ derived from this one value.
 ``not_created``    a create intent that no run on the server carries
 ``interrupted``    the task or thread driving the run was interrupted locally
 ``outcome_unknown`` a create or submit lost its answer and the API gives no way to find
-                   out whether it got in (``detail``: ``create`` or ``submit``); nothing
-                   was resent
+                   out whether it got in, or the lookup failed for good (``detail``:
+                   ``create`` or ``submit``); nothing was resent
 ================== ===================================================================
 """
 

@@ -128,7 +128,13 @@ def adopt_body(d: Drive, op_id: str) -> Flow:
     if not d.binding.capabilities.finds_lost_creates:
         # the API cannot look a create up: the intent stays open; nothing is created again
         raise Stop(d.ending(EndingKind.OUTCOME_UNKNOWN, status="", detail="create"))
-    found = yield from d.binding.find_created(d, op_id)
+    try:
+        found = yield from d.binding.find_created(d, op_id)
+    except CallFailed as failed:
+        # still unknown whether it got in: the intent stays open for the next recover()
+        reason = failed.failure.reason
+        yield from d.note(logging.WARNING, "unknown create not looked up", error=reason)
+        raise Stop(d.ending(EndingKind.OUTCOME_UNKNOWN, status="", detail="create")) from None
     if not found:
         yield from abandon_create(d)
         raise Stop(d.ending(EndingKind.NOT_CREATED, status=""))

@@ -81,7 +81,7 @@ from adapters.simulator import (
 from adapters.simulator._records import ApiError
 from adapters.store import EffectPhase, RunStore
 from lifecycle import ASSISTANTS_RUN, CallState, RunStatus, ToolRegistry
-from lifecycle.kernel import CallFailed
+from lifecycle.kernel import CallFailed, EndingKind
 from tests.faults.harness import SECRET_KEY, Effects, Rule, World, journal_is_continuous
 
 SPEC = ASSISTANTS_RUN
@@ -645,6 +645,13 @@ class ControllerMachine(RuleBasedStateMachine):
             or out.status in ("lost_handle", "not_created")
             or bool(out.unknown_effects)
         )
+        if out.ending.kind is EndingKind.OUTCOME_UNKNOWN:
+            # a create intent recover() could not look up (the run list failed for good): it
+            # ends without a run, and the store keeps the intent open for the next recover()
+            assert (job.kind, out.ending.detail, out.run_id) == ("recover", "create", "")
+            assert self.store is not None
+            assert any(i.thread_id == self.thread for i in self.store.unbound_creates())
+            ended = True
         assert ended, f"I4: {tag} ended without a terminal status or a reason"
         # I2: every call settled: delivered once, or undelivered with a reason, or held unknown
         rounds = self.world.sim.tool_outputs(out.run_id) if out.run_id in self._runs() else []
@@ -984,3 +991,37 @@ def test_regression_reads_failing_past_the_retry_budget_do_not_crash_the_drive()
     assert failed_reads == 4  # all four armed failures hit reads of the run
     (outcome,) = replay.outcomes
     assert outcome.status == "completed"
+
+
+def test_regression_a_create_recover_cannot_look_up_stays_open() -> None:
+    """Found by the machine (in CI): recover() looked up a create of unknown outcome, the run
+    list failed past its retries (the overall deadline had passed while the process was down),
+    and recover() raised the 500, which loses the outcomes of every other item it recovers.
+    Now that create ends ``outcome_unknown``, its intent stays open, and the thread stays
+    claimed (a new run() is refused without a create)."""
+    replay = _replay(
+        lambda m: m.setup(crash_at=None),
+        lambda m: m.http_fault(kind="get_500", retry_after_ms=0),
+        lambda m: m.start_run(
+            cancel="confirm", final="answer", first=0.02, rounds=[["charge"]], work=0.02
+        ),
+        lambda m: m.crash(),
+        lambda m: m.restart(crash_at=None),
+        lambda m: m.second_run_on_the_busy_thread(),
+        lambda m: m.step(sleeps=2),
+        *[lambda m: m.server_moves(seconds=0.02)] * 8,
+        lambda m: m.http_fault(kind="list_500", retry_after_ms=0),
+        lambda m: m.start_run(
+            cancel="confirm", final="answer", first=0.02, rounds=[["charge"]], work=0.02
+        ),
+        lambda m: m.crash(),
+        lambda m: m.restart(crash_at=None),
+        lambda m: m.server_moves(seconds=700.0),
+        lambda m: m.http_fault(kind="list_500", retry_after_ms=0),
+        lambda m: m.step(sleeps=1),
+        lambda m: m.start_run(cancel="confirm", final="answer", first=0.02, rounds=[], work=0.02),
+    )
+    assert replay.faulted("GET", "/runs") >= 2  # the run list failed for good
+    kinds = [o.ending.kind for o in replay.outcomes]
+    assert EndingKind.OUTCOME_UNKNOWN in kinds
+    assert "run ended: ThreadBusy" in replay.trail  # the claim held

@@ -13,6 +13,7 @@ from lifecycle.kernel import (
     EndingKind,
     Failure,
     FailureKind,
+    Notice,
     RetryPolicy,
     Sleep,
     SseEvent,
@@ -104,6 +105,23 @@ def test_not_created_closes_the_intent() -> None:
     result = script.play(d.adopt_create("op_1"))
     assert result.ending.kind is EndingKind.NOT_CREATED
     assert [r for r in script.log if isinstance(r, BindCreate)] == [BindCreate("op_1", "")]
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_an_unknown_create_whose_lookup_fails_stays_open(status: int) -> None:
+    """Found by the controller's state machine: recovering a create whose answer was lost, the
+    run list failed past its retries (the overall deadline had passed while the process was
+    down) and ``recover()`` raised, losing the outcomes of the runs after it. Whether the create
+    got in is still unknown: the drive ends ``outcome_unknown`` and leaves the intent open for
+    the next ``recover()`` (no bind, no close)."""
+    d = drive(run_id="", durable=True, retry=RetryPolicy(max_attempts=2, base_s=0.01))
+    script = Script().add(*([http_error(status)] * 3))
+    result = script.play(d.adopt_create("op_1"))
+    assert (result.ending.kind, result.ending.detail) == (EndingKind.OUTCOME_UNKNOWN, "create")
+    assert not [r for r in script.log if isinstance(r, BindCreate | CloseRun)]
+    assert script.ops() == ["list_runs"] * (1 if status == 401 else 2)
+    (note,) = [n for n in script.emitted(Notice) if n.message == "unknown create not looked up"]
+    assert note.fields["error"] == f"http_{status}"
 
 
 def test_interrupted_sends_one_cancel_then_finishes() -> None:

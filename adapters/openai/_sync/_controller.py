@@ -185,7 +185,8 @@ class RunController(RunsBase, SyncPump):
 
         Returns:
             One outcome per pending run and per unbound create (``not_created`` when no run
-            carries its ``op_id``: the create never got in).
+            carries its ``op_id``: the create never got in; ``outcome_unknown`` when the run
+            list failed for good: the intent stays open for the next ``recover()``).
 
         Raises:
             RuntimeError: the controller has no store.
