@@ -41,6 +41,7 @@ from lifecycle.kernel._assistants_json import (
     step_item,
 )
 from lifecycle.kernel._binding import Capabilities, DriveApi, Flow, Observation, StreamItem
+from lifecycle.kernel._calls import retryable
 from lifecycle.kernel._errors import CallFailed, DeadlineReached, OutcomeUnknown, ThreadBusy
 from lifecycle.kernel._messages import (
     Failure,
@@ -238,7 +239,26 @@ class AssistantsBinding:
         return False
 
     def _list_runs(self, api: DriveApi) -> Flow:
-        """The thread's most recent runs, as observations (garbage entries skipped)."""
+        """The thread's most recent runs, as observations (garbage entries skipped).
+
+        A list that keeps failing past its retries (5xx, 429, no answer) is waited out like a
+        failed poll: looked at again after a backoff until a deadline passes (then its failure
+        is raised). Whoever looks must not act before it knows (create again, or close the
+        intent), so giving up early would only make the create fail within its deadlines.
+        """
+        while True:
+            try:
+                return (yield from self._list_runs_once(api))
+            except CallFailed as failed:
+                if not retryable(api.retry, failed.failure):
+                    raise
+                delay = retry_delay(None, api.retry.max_attempts, api.retry, api.rng)
+                try:
+                    yield from api.sleep(delay)
+                except DeadlineReached:
+                    raise failed from None
+
+    def _list_runs_once(self, api: DriveApi) -> Flow:
         http = HttpRequest("GET", self._runs(api.scope), query={"limit": 20}, headers=_BETA)
         for attempt in range(api.retry.max_attempts):
             response = yield from api.call("list_runs", http)

@@ -52,8 +52,12 @@ def guarded(d: Drive, body: Flow) -> Flow:
         ending = stop.ending
     except CallFailed as failed:
         if not d.run_id:
-            if failed.failure.kind is FailureKind.STATUS and not failed.failure.outcome_unknown:
-                yield from abandon_create(d)  # refused: no run exists for the intent
+            failure = failed.failure
+            # the create refused: no run exists for its intent (a failed lookup of a create
+            # whose answer was lost proves nothing: that intent stays open)
+            refused = failure.kind is FailureKind.STATUS and not failure.outcome_unknown
+            if failed.op == "create" and refused:
+                yield from abandon_create(d)
             raise CallFailed(failed.op, failed.failure) from None
         ending = failed_ending(d, failed)
     except DeadlineReached as reached:

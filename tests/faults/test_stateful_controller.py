@@ -1025,3 +1025,35 @@ def test_regression_a_create_recover_cannot_look_up_stays_open() -> None:
     kinds = [o.ending.kind for o in replay.outcomes]
     assert EndingKind.OUTCOME_UNKNOWN in kinds
     assert "run ended: ThreadBusy" in replay.trail  # the claim held
+
+
+def test_regression_a_lost_create_outlasts_a_run_list_failing_past_its_retries() -> None:
+    """Found by the machine: a create's answer was lost and the run list then failed four
+    times in a row (past one lookup's retries); run() raised the 500 a second into a 40 s
+    deadline, and the intent was closed as if no run existed (the run did: the create got in).
+    Now a failing lookup is waited out like a failed poll: the run is found and followed."""
+    replay = _replay(
+        lambda m: m.setup(crash_at=None),
+        lambda m: m.server_moves(seconds=700.0),
+        lambda m: m.start_run(
+            cancel="confirm", final="answer", first=0.1, rounds=[["charge"]], work=0.02
+        ),
+        lambda m: m.crash(),
+        lambda m: m.restart(crash_at=None),
+        lambda m: m.crash(),
+        lambda m: m.http_fault(kind="create_lost", retry_after_ms=0),
+        lambda m: m.restart(crash_at=None),
+        lambda m: m.http_fault(kind="list_500", retry_after_ms=0),
+        lambda m: m.server_moves(seconds=700.0),
+        lambda m: m.step(sleeps=1),
+        lambda m: m.start_run(cancel="confirm", final="answer", first=0.02, rounds=[], work=0.5),
+        lambda m: m.server_moves(seconds=1.0),
+        lambda m: m.http_fault(kind="list_500", retry_after_ms=0),
+        lambda m: m.step(sleeps=1),
+        lambda m: m.http_fault(kind="list_500", retry_after_ms=0),
+        lambda m: m.http_fault(kind="list_500", retry_after_ms=0),
+        lambda m: m.step(sleeps=20),
+    )
+    assert replay.faulted("POST", "/runs") == 1  # the create got in; its answer was lost
+    assert replay.faulted("GET", "/runs") == 4
+    assert replay.outcomes[-1].status == "completed"
