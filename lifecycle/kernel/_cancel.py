@@ -31,16 +31,29 @@ __all__ = ["interrupted", "send_cancel"]
 
 
 def send_cancel(d: Drive) -> Flow:
-    """Send one cancel (resent only when it surely did not get in) and observe the answer."""
+    """Send one cancel (resent only when it surely did not get in) and observe the answer.
+
+    A chain that waits for its client, before the cancel or in the cancel's answer (it lost
+    the race to a response that completed asking for tools), is ended here: nothing runs on
+    the server, so ending it is the controller's alone (no read could ever confirm a cancel).
+    """
     d.lc.request_cancel()
     d.cancel_requested = True
     if d.cancel_started is None:
         d.cancel_started = d.now
-    if d.binding.capabilities.idle_while_awaiting and d.lc.awaiting_client:
-        # nothing runs on the server (the response completed): ending the chain is ours alone
+    if not _idle(d):
+        yield from _cancel_on_server(d)
+    if _idle(d):
         d.lc.trigger(d.facts.cancel_trigger[d.lc._status], at=d.wall)
         yield from save(d)
-        return
+
+
+def _idle(d: Drive) -> bool:
+    """Whether nothing runs on the server: the object waits for its client's new object."""
+    return d.binding.capabilities.idle_while_awaiting and d.lc.awaiting_client
+
+
+def _cancel_on_server(d: Drive) -> Flow:
     attempts = 0
     while True:
         try:

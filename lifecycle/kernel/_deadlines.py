@@ -25,7 +25,7 @@ from lifecycle.kernel._messages import Sleep
 if TYPE_CHECKING:
     from lifecycle.kernel._drive import Drive
 
-__all__ = ["next_deadline", "on_deadline", "sleep"]
+__all__ = ["next_deadline", "on_deadline", "overrun", "sleep"]
 
 
 def next_deadline(d: Drive) -> tuple[str, float]:
@@ -68,6 +68,19 @@ def sleep(d: Drive, seconds: float, *, wake: bool) -> Flow:
         reply = yield from d.ask(Sleep(seconds, wake_on))
         return reply.value is True
     return False
+
+
+def overrun(d: Drive) -> None:
+    """Raise when a deadline passed during the last wait and read (the process slept longer
+    than it asked, or the read was slow): its action comes before anything the read asks for,
+    such as a new tool round.
+
+    Raises:
+        DeadlineReached: the nearest deadline has passed.
+    """
+    name, at = next_deadline(d)
+    if d.now >= at:
+        raise DeadlineReached(name)
 
 
 def on_deadline(d: Drive, name: str) -> Flow:

@@ -27,7 +27,7 @@ from lifecycle._machine import RunLifecycle
 from lifecycle._records import DispatchTools, Via
 from lifecycle.kernel._binding import Flow
 from lifecycle.kernel._cancel import send_cancel
-from lifecycle.kernel._deadlines import on_deadline
+from lifecycle.kernel._deadlines import on_deadline, overrun
 from lifecycle.kernel._durable import abandon_create, begin_create, restore_effects, save
 from lifecycle.kernel._ending import EndingKind
 from lifecycle.kernel._errors import CallFailed, DeadlineReached, Stop
@@ -166,6 +166,8 @@ def follow(d: Drive) -> Flow:
         try:  # a deadline already passed raises here, before any wait or request
             woken = yield from d.sleep(d.schedule.wait, wake=True)
             yield from poll(d, Via.WEBHOOK if woken else Via.POLL)
+            if not d.lc.is_terminal:
+                overrun(d)  # a wait that overran a deadline: its action before a new round
         except DeadlineReached as reached:
             yield from on_deadline(d, reached.name)
             continue

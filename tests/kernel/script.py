@@ -139,6 +139,7 @@ def chain_drive(
     stream: bool = False,
     durable: bool = False,
     observe_only: bool = False,
+    rng: random.Random | None = None,
     **config: Any,
 ) -> Drive:
     """A Responses chain drive of scope ``op_1`` at script time 0 (``run_id``: the response it
@@ -155,6 +156,7 @@ def chain_drive(
         stream=stream,
         durable=durable,
         observe_only=observe_only,
+        rng=rng,
     )
 
 

@@ -14,6 +14,7 @@ from lifecycle.kernel import (
     EndingKind,
     Failure,
     FailureKind,
+    HttpResponse,
     RetryPolicy,
     SaveRun,
 )
@@ -24,7 +25,7 @@ LOST = Failure(FailureKind.TIMEOUT, message="timed out")
 RETRY = RetryPolicy(max_attempts=2, base_s=0.01, cap_s=0.05)
 
 
-def _listing(*bodies: dict[str, object]) -> object:
+def _listing(*bodies: dict[str, object]) -> HttpResponse:
     return ok({"object": "list", "data": list(bodies)})
 
 
