@@ -203,7 +203,20 @@ class Rewriter:
                 await send({**start, "headers": headers})
                 await send({"type": "http.response.body", "body": body, "more_body": False})
 
-        await self.inner(scope, receive, capture)
+        await self.inner(scope, receive, _Forward(send, capture).send)
+
+
+class _Forward:
+    """A ``send`` for the wrapped app: a bound method whose object carries the server's
+    ``transport``, which the simulator's connection drops close (a plain closure would turn
+    every drop into a 500)."""
+
+    def __init__(self, raw: Send, send: Send) -> None:
+        self._send = send
+        self.transport = getattr(getattr(raw, "__self__", None), "transport", None)
+
+    async def send(self, message: Message) -> None:
+        await self._send(message)
 
 
 # -- tool doubles ------------------------------------------------------------------------------

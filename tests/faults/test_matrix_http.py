@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import openai
 import pytest
 
 from adapters.openai import CancelToken
@@ -272,3 +273,16 @@ def test_s28_cancel_during_a_tool_round_submits_nothing(world: World) -> None:
     assert effects.total == 2
     assert {t.state for t in out.tool_calls} == {CallState.EXECUTED_UNDELIVERED}
     assert {out.ledger.entries[t.id].reason for t in out.tool_calls} == {"cancelled"}
+
+
+def test_a_dropped_read_reaches_the_client_as_a_dropped_connection(world: World) -> None:
+    """The harness's fault rows mean what they say: a connection dropped before the response,
+    behind the payload rewriter, is a connection error at the client, not a 500 (the rewriter
+    once hid the server's transport from the simulator's drop, so every drop was a 500)."""
+
+    world.sim.faults.add(Fault(method="GET", path=RUN, drop="before_response"))
+    with pytest.raises(openai.APIConnectionError):
+        world.api.beta.threads.runs.retrieve("run_missing", thread_id=world.thread)
+    # the fault was spent; the next read reaches the simulator (which knows no such run)
+    with pytest.raises(openai.NotFoundError):
+        world.api.beta.threads.runs.retrieve("run_missing", thread_id=world.thread)

@@ -230,10 +230,8 @@ class ChainMachine(RuleBasedStateMachine):
             request_timeout_s=5.0,
             overall_timeout_s=OVERALL_S,
             # "cancelled" bounds the wait for a cancel to show (a chain's cancel goes straight
-            # to cancelled); without it that wait is the overall deadline. Set short to keep the
-            # machine green until the bug of
-            # test_regression_a_deadline_cancel_that_finds_the_chain_awaiting_its_client_ends_it
-            # is fixed (a cancel that lost the race to a completion is polled until then)
+            # to cancelled); without it that wait is the overall deadline, and the machine's
+            # bound on steps past the deadline (I4) would have to be hundreds of polls
             deadlines={
                 "queued": STATE_DEADLINE_S,
                 "in_progress": STATE_DEADLINE_S,
