@@ -8,6 +8,12 @@ of every ``/v1/responses`` request body as it arrived on the wire.
 * :class:`ChainWorld` - one test's world for chains: a :class:`~adapters.simulator.ManualClock`,
   a simulator served by uvicorn on 127.0.0.1 behind a :class:`BodyLog`, and the real ``openai``
   client over HTTP (with :data:`tests.faults.harness.SECRET_KEY`, no keep-alive).
+* :class:`ResponseRewriter` - an ASGI layer, inside the :class:`BodyLog` and outside the
+  simulator's fault layer, that rewrites ``/v1/responses`` answers on their way out, per
+  :class:`Rewrite`: a stale read (an older status of the same response again), an unknown status
+  string, a read answered with another response's body (misrouted), a completed response whose
+  ``output`` lost its ``function_call`` items. The Responses twin of
+  :class:`tests.faults.harness.Rewriter`; the simulator itself only follows the documented API.
 * :func:`chain_is_continuous` - a chain's journal is a path through ``RESPONSE_CHAIN``.
 """
 
@@ -17,15 +23,23 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import httpx2
 import openai
 
-from adapters.simulator import ManualClock, Simulator, SimulatorServer
+from adapters.simulator import CallTools, ManualClock, Simulator, SimulatorServer
 from lifecycle import RESPONSE_CHAIN
-from tests.faults.harness import SECRET_KEY, ASGIApp, Message, Receive, Scope, Send
+from tests.faults.harness import (
+    SECRET_KEY,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    _Forward,
+)
 
 RESPONSES = "/v1/responses"
 
@@ -166,17 +180,164 @@ def _error_message(raw: bytes) -> str:
         return raw[:200].decode(errors="replace")
 
 
-class ChainWorld:
-    """One test's simulator (behind a :class:`BodyLog`), server, manual clock and client.
+# -- payload rewriting -------------------------------------------------------------------------
 
-    Args:
-        poll_after_ms: the simulator's ``openai-poll-after-ms`` policy.
+RewriteKind = Literal["stale", "unknown_status", "misrouted", "lost_calls"]
+#: the status an ``unknown_status`` rewrite puts on the wire (no API version has it)
+UNKNOWN_STATUS = "reticulating"
+
+
+@dataclass
+class Rewrite:
+    """Rewrite the next matching ``/v1/responses`` answer (a response object, 2xx, not a
+    stream), once.
+
+    Attributes:
+        kind: ``stale``: the body of an earlier status of the same response, as the server
+            sent it (waits for an answer whose status differs from one seen for that id);
+            ``unknown_status``: the status is :data:`UNKNOWN_STATUS`; ``misrouted``: the last
+            body of another response (waits until another one was seen); ``lost_calls``:
+            a completed response's ``output`` without its ``function_call`` items (waits for
+            one).
+        methods: the HTTP methods whose answers it may rewrite (reads by default).
+        fired: the id of the response whose answer it rewrote (``None``: not yet).
     """
 
-    def __init__(self, *, poll_after_ms: int | None = 50) -> None:
+    kind: RewriteKind
+    methods: tuple[str, ...] = ("GET",)
+    fired: str | None = None
+
+
+@dataclass
+class ResponseRewriter:
+    """An ASGI layer that rewrites ``/v1/responses`` answers per :class:`Rewrite` (armed rules
+    are tried in order; one fires per answer). It keeps the real response bodies, by response
+    id and status, for stale and misrouted answers. An answer is held until its body is whole:
+    a connection dropped in the middle of a body is a drop before the answer here."""
+
+    inner: ASGIApp
+    rules: list[Rewrite] = field(default_factory=list)
+    #: the real bodies of each response (before any rewrite), by status, the first of each
+    bodies: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: the last real body of each response
+    last: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: (kind, response id, real status, status sent) of every rewrite, in order
+    applied: list[tuple[str, str, str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, rule: Rewrite) -> Rewrite:
+        """Arm a rule."""
+        with self.lock:
+            self.rules.append(rule)
+        return rule
+
+    def pending(self) -> list[Rewrite]:
+        """The armed rules that have not fired yet."""
+        with self.lock:
+            return [r for r in self.rules if r.fired is None]
+
+    def _rewritten(self, method: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        rid, real = str(data.get("id")), str(data.get("status"))
+        for rule in self.rules:
+            if rule.fired is not None or method not in rule.methods:
+                continue
+            out: dict[str, Any] | None = None
+            if rule.kind == "stale":
+                older = [b for s, b in self.bodies.get(rid, {}).items() if s != real]
+                out = json.loads(json.dumps(older[0])) if older else None
+            elif rule.kind == "unknown_status":
+                out = {**data, "status": UNKNOWN_STATUS}
+            elif rule.kind == "misrouted":
+                others = [b for i, b in self.last.items() if i != rid]
+                out = json.loads(json.dumps(others[-1])) if others else None
+            elif real == "completed":
+                items = data.get("output")
+                kept = [
+                    i
+                    for i in items or []
+                    if not (isinstance(i, dict) and i.get("type") == "function_call")
+                ]
+                if isinstance(items, list) and len(kept) < len(items):
+                    out = {**data, "output": kept}
+            if out is not None:
+                rule.fired = rid
+                return rule.kind, out
+        return None
+
+    def _rewrite(self, method: str, body: bytes) -> bytes:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return body
+        if not isinstance(data, dict) or data.get("object") != "response" or "id" not in data:
+            return body
+        rid, real = str(data["id"]), str(data.get("status"))
+        with self.lock:
+            done = self._rewritten(method, data)
+            # what the server really said, for later stale and misrouted answers
+            self.bodies.setdefault(rid, {}).setdefault(real, data)
+            self.last.pop(rid, None)
+            self.last[rid] = data
+            if done is None:
+                return body
+            kind, out = done
+            self.applied.append((kind, rid, real, str(out.get("status"))))
+        return json.dumps(out).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(RESPONSES):
+            await self.inner(scope, receive, send)
+            return
+        method = scope["method"]
+        start: Message | None = None
+        chunks: list[bytes] = []
+        passing = False  # a stream or an error: sent as it comes
+
+        async def capture(message: Message) -> None:
+            nonlocal start, passing
+            if message["type"] == "http.response.start":
+                headers = {bytes(k).lower(): bytes(v) for k, v in message.get("headers", [])}
+                streaming = b"text/event-stream" in headers.get(b"content-type", b"")
+                passing = streaming or int(message["status"]) >= 300
+                if passing:
+                    await send(message)
+                else:
+                    start = message
+                return
+            if passing or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            assert start is not None
+            body = self._rewrite(method, b"".join(chunks))
+            headers = [
+                (k, v) for k, v in start.get("headers", []) if bytes(k).lower() != b"content-length"
+            ]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        await self.inner(scope, receive, _Forward(send, capture).send)
+
+
+class ChainWorld:
+    """One test's simulator (behind a :class:`ResponseRewriter`, behind a :class:`BodyLog`),
+    server, manual clock and client.
+
+    Args:
+        poll_after_ms: the simulator's ``openai-poll-after-ms`` policy (the reference profile
+            only: another profile keeps its own).
+        profile: the simulator's server profile (``adapters.simulator.PROFILES``).
+    """
+
+    def __init__(self, *, poll_after_ms: int | None = 50, profile: str = "reference") -> None:
         self.clock = ManualClock()
-        self.sim = Simulator(clock=self.clock, poll_after_ms=poll_after_ms, seed=7)
-        self.log = BodyLog(self.sim.app)
+        policy: dict[str, Any] = {"poll_after_ms": poll_after_ms} if profile == "reference" else {}
+        self.sim = Simulator(clock=self.clock, seed=7, profile=profile, **policy)
+        self.rewriter = ResponseRewriter(self.sim.app)
+        self.log = BodyLog(self.rewriter)
         self.sim.app = self.log
         self.server = SimulatorServer(self.sim)
         self.client: openai.OpenAI | None = None
@@ -229,6 +390,24 @@ class ChainWorld:
         with self.sim.engine.lock:
             self.sim.responses.advance_all()
             return [r.id for r in self.sim.responses.responses.values() if not r.terminal]
+
+    def next_create_ahead(self, op_id: str | None = None) -> bool:
+        """Whether a chain (the one whose first create carried ``op_id``; ``None``: any) has a
+        next create ahead: a response that completed with function calls nobody answered yet,
+        or a live one whose scenario makes calls further on (advanced to now)."""
+        with self.sim.engine.lock:
+            self.sim.responses.advance_all()
+            records = list(self.sim.responses.responses.values())
+            if op_id is not None:
+                chains = {r.chain.id for r in records if r.metadata.get("op_id") == op_id}
+                records = [r for r in records if r.chain.id in chains]
+            for r in records:
+                if r.status == "completed" and r.calls and not r.answers:
+                    return True
+                steps = r.chain.scenario.steps[r.step_index :]
+                if not r.terminal and any(isinstance(step, CallTools) for step in steps):
+                    return True
+            return False
 
     def calls_by_order(self) -> Counter[str]:
         """How many function calls (distinct call ids) the server made for each ``order``

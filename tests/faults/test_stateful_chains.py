@@ -97,7 +97,13 @@ from adapters.simulator._records import ApiError
 from adapters.store import EffectPhase, RunStore
 from lifecycle import RESPONSE_CHAIN, CallState, ToolRegistry
 from lifecycle.kernel import CallFailed, EndingKind
-from tests.faults.chain_harness import RESPONSES, ChainWorld, Sent, chain_is_continuous
+from tests.faults.chain_harness import (
+    RESPONSES,
+    ChainWorld,
+    Rewrite,
+    Sent,
+    chain_is_continuous,
+)
 from tests.faults.harness import SECRET_KEY, Effects
 from tests.faults.test_stateful_controller import Gate, _Capture
 
@@ -120,6 +126,15 @@ HTTP_FAULTS = (
     *("get_500", "get_429", "get_drop"),
     *("create_500", "create_429", "create_lost", "cancel_lost"),
 )
+#: faults on the create of a chain's *next* response (the one carrying tool outputs), armed only
+#: while the drive is past its first create: then the next ``POST /responses`` is a next one
+NEXT_CREATE_FAULTS = (
+    *("next_create_lost", "next_create_500", "next_create_applied_500", "next_create_429"),
+)
+#: wire rewrites of ``/v1/responses`` reads (see :class:`~tests.faults.chain_harness.Rewrite`)
+REWRITES = ("stale", "unknown_status", "misrouted", "lost_calls")
+#: the simulator profile of the machine (the session's ``--sim-profile``; replays: reference)
+PROFILE = {"name": "reference"}
 
 _SETTLED = {CallState.DELIVERED, CallState.EXECUTED_UNDELIVERED, CallState.UNDELIVERED}
 
@@ -179,7 +194,9 @@ class ChainMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         # a fresh simulator per example: the clock and ids must replay exactly
-        self.world = ChainWorld(poll_after_ms=int(POLL_S * 1000)).__enter__()
+        self.world = ChainWorld(
+            poll_after_ms=int(POLL_S * 1000), profile=PROFILE["name"]
+        ).__enter__()
         self.tmp = Path(tempfile.mkdtemp(prefix="lifecycle-stateful-chains-"))
         self.effects = Effects()
         self.tools = self._registry()
@@ -193,6 +210,7 @@ class ChainMachine(RuleBasedStateMachine):
         self.faults: list[Fault] = []
         self.kinds: dict[int, str] = {}  # what each armed fault is (by id)
         self._logged = 0  # body log entries already counted
+        self._rewritten = 0  # wire rewrites already counted
         self.capture = _Capture()
         self._count_before = 0
         self.outcomes: list[ResponseOutcome] = []
@@ -308,6 +326,7 @@ class ChainMachine(RuleBasedStateMachine):
         steps.append(_final(final, work))
         self.n += 1
         name = f"ch-{id(self)}-{self.n}"
+        self._disarm_next_create_faults()
         self.world.sim.add_scenario(name, Scenario(tuple(steps), cancel=_cancel(cancel)))
         self.token = CancelToken()
         controller, token = self.controller, self.token
@@ -339,22 +358,26 @@ class ChainMachine(RuleBasedStateMachine):
             self.gate.release()
             self._after_release()
 
-    @precondition(lambda self: self._once("user_cancels") and self.token is not None)
-    @rule()
+    @precondition(lambda self: self._once("cancel"))
+    @rule(who=st.sampled_from(["user", "foreign"]))
+    def cancel(self, who: str) -> None:
+        """Once per drive, the user (``who``) or another client cancels: the one drawn, or the
+        other one when it cannot (no token: a recovery; no live response)."""
+        assert self.job is not None
+        self.job.tried.add("cancel")
+        if (who == "user" or self._live() is None) and self.token is not None:
+            self.user_cancels()
+        elif self._live() is not None:
+            self.foreign_cancel()
+
     def user_cancels(self) -> None:
         """The user asks for the chain to be cancelled."""
         assert self.token is not None
-        assert self.job is not None
-        self.job.tried.add("user_cancels")
         self.token.cancel()
         _event("user cancelled")
 
-    @precondition(lambda self: self._once("foreign_cancel") and self._live() is not None)
-    @rule()
     def foreign_cancel(self) -> None:
         """Someone else (another client) cancels the live response of the chain."""
-        assert self.job is not None
-        self.job.tried.add("foreign_cancel")
         response_id = self._live()
         assert response_id is not None
         sim = self.world.sim
@@ -388,6 +411,35 @@ class ChainMachine(RuleBasedStateMachine):
         self.faults.append(self.world.sim.faults.add(fault))
         self.kinds[id(fault)] = kind
 
+    @precondition(lambda self: self._pending_next_faults() < 2 and self._next_create_ahead())
+    @rule(kind=st.sampled_from(NEXT_CREATE_FAULTS), retry_after_ms=st.sampled_from([0, 30, 1500]))
+    def next_create_fault(self, kind: str, retry_after_ms: int) -> None:
+        """The create of the chain's next response (the one carrying tool outputs) fails: its
+        answer is lost (applied, the connection dropped), a 500 (not applied), applied then a
+        500, or a 429. Armed only while the drive is past its first create, so the next
+        ``POST /responses`` it makes is a next one (unfired ones are disarmed when a new chain
+        starts): the simulator's fault layer matches a method and a path glob, which a first
+        and a next create share, and counts (``nth``) every create of the world."""
+        wait = {"retry-after-ms": str(retry_after_ms)}
+        fault = {
+            "next_create_lost": Fault(method="POST", path=RESPONSES, applied_then_fail="drop"),
+            "next_create_500": Fault(method="POST", path=RESPONSES, status=500),
+            "next_create_applied_500": Fault(
+                method="POST", path=RESPONSES, status=500, applied_then_fail="status"
+            ),
+            "next_create_429": Fault(method="POST", path=RESPONSES, status=429, headers=wait),
+        }[kind]
+        self.faults.append(self.world.sim.faults.add(fault))
+        self.kinds[id(fault)] = kind
+
+    @precondition(lambda self: self.gate.running and len(self.world.rewriter.pending()) < 2)
+    @rule(kind=st.sampled_from(REWRITES))
+    def wire_rewrite(self, kind: str) -> None:
+        """The next read that allows it is rewritten on the wire: an older status of the same
+        response again (stale), a status no API version has, another response's body
+        (misrouted), a completed response whose ``output`` lost its ``function_call`` items."""
+        self.world.rewriter.add(Rewrite(kind))  # type: ignore[arg-type]
+
     # -- crashes -----------------------------------------------------------------------------
 
     @precondition(lambda self: self._once("crash") and self.crashes < MAX_CRASHES)
@@ -418,14 +470,23 @@ class ChainMachine(RuleBasedStateMachine):
         assert len(made) <= MAX_REQUESTS_PER_STEP, (
             f"I9: {len(made)} requests without a sleep in between"
         )
+        sent = self.world.log.snapshot()
+        new = sent[self._logged :]
         for r in made:
             if r.fault is not None:
-                _event(f"fault fired: {self.kinds[id(r.fault)]}")
-        sent = self.world.log.snapshot()
-        for s in sent[self._logged :]:
+                kind = self.kinds[id(r.fault)]
+                _event(f"fault fired: {kind}")
+                if kind.startswith("next_"):  # the model's own check: it hit a next create
+                    assert any(s.is_create and s.previous for s in new), f"{kind} on a first"
+        for s in new:
             if s.is_create:
                 _event(f"{'next' if s.previous else 'first'} create answered {s.status}")
         self._logged = len(sent)
+        applied = self.world.rewriter.applied
+        for kind, _rid, real, status in applied[self._rewritten :]:
+            _event(f"rewrite fired: {kind}")
+            _event(f"rewrite fired: {kind} of {real} as {status}")
+        self._rewritten = len(applied)
         if not self.gate.running:
             self._job_ended()
 
@@ -578,6 +639,36 @@ class ChainMachine(RuleBasedStateMachine):
     def _pending_faults(self) -> int:
         return sum(1 for f in self.faults if self.world.sim.faults.fired(f) == 0)
 
+    def _pending_next_faults(self) -> int:
+        return sum(
+            1
+            for f in self.faults
+            if self.kinds[id(f)].startswith("next_") and self.world.sim.faults.fired(f) == 0
+        )
+
+    def _next_create_ahead(self) -> bool:
+        """A drive is parked past its first create (a recovery, which never creates a first
+        response, or a run whose first create was answered 200), and its chain has a next
+        create ahead (a response completed with calls and waits for its client, or a live one
+        will)."""
+        job = self.job
+        if job is None or self.gate.parked is None:
+            return False
+        if job.kind == "recover":
+            return self.world.next_create_ahead()
+        sent = self.world.log.snapshot()[job.logged :]
+        first = [s for s in sent if s.is_create and s.status == 200]
+        return bool(first) and self.world.next_create_ahead(first[0].op_id)
+
+    def _disarm_next_create_faults(self) -> None:
+        """Next-create faults that did not fire are disarmed (a new chain's first create would
+        take them)."""
+        sim = self.world.sim
+        for f in [f for f in self.faults if self.kinds[id(f)].startswith("next_")]:
+            if sim.faults.fired(f) == 0:
+                sim.faults.remove(f)
+                self.faults.remove(f)
+
 
 #: what the machine exercised, over every example of a test (see the test's coverage check)
 SEEN: Counter[str] = Counter()
@@ -595,30 +686,42 @@ def _event(text: str) -> None:
 
 
 @pytest.mark.slow
-def test_the_chain_controller_keeps_every_invariant_under_interleaved_faults() -> None:
-    """Hypothesis interleaves server moves, wire faults, tool calls, crashes and cancels with the
-    real chain controller's steps; the chain forms of I1-I9 hold after every step."""
+def test_the_chain_controller_keeps_every_invariant_under_interleaved_faults(
+    sim_profile: str,
+) -> None:
+    """Hypothesis interleaves server moves, wire faults and rewrites, tool calls, crashes and
+    cancels with the real chain controller's steps; the chain forms of I1-I9 hold after every
+    step."""
     SEEN.clear()
-    run_state_machine_as_test(
-        ChainMachine,
-        settings=settings(
-            settings.default,
-            # each example drives real HTTP: the ci profile's 400 would take minutes
-            max_examples=min(settings.default.max_examples, 200),
-            # outside CI the examples are fixed, so the coverage checks below cannot fail by
-            # the luck of a seed; CI (the ci profile) draws new ones on every run
-            derandomize=os.environ.get("HYPOTHESIS_PROFILE") != "ci",
-            stateful_step_count=50,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-        ),
-    )
+    PROFILE["name"] = sim_profile
+    try:
+        run_state_machine_as_test(
+            ChainMachine,
+            settings=settings(
+                settings.default,
+                # each example drives real HTTP: the ci profile's 400 would take minutes
+                max_examples=min(settings.default.max_examples, 200),
+                # outside CI the examples are fixed, so the coverage checks below cannot fail
+                # by the luck of a seed; CI (the ci profile) draws new ones on every run
+                derandomize=os.environ.get("HYPOTHESIS_PROFILE") != "ci",
+                stateful_step_count=50,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            ),
+        )
+    finally:
+        PROFILE["name"] = "reference"
     print("\nstateful chains:", dict(sorted(SEEN.items())))
     # the machine really went where it should: not a vacuous pass
     assert SEEN["run outcome: terminal completed"] > 0
     assert SEEN["run ended: CrashPoint"] > 0
     assert SEEN["recover ended: outcome"] > 0
     assert SEEN["recover outcome: outcome_unknown create"] > 0
+    # a next create whose answer was lost or a 5xx (the ``next_create_*`` faults)
+    assert SEEN["run outcome: outcome_unknown submit"] > 0
+    assert any(k.startswith("fault fired: next_create") for k in SEEN)
+    for kind in ("stale", "unknown_status", "misrouted"):
+        assert SEEN[f"rewrite fired: {kind}"] > 0, kind
     assert SEEN["run raised: first create applied"] > 0
     assert SEEN["run raised: first create dropped"] > 0
     assert any(k.startswith("executed") for k in SEEN)
