@@ -57,6 +57,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx2
 import openai
 import pytest
 from hypothesis import HealthCheck, event, settings
@@ -72,6 +74,7 @@ from hypothesis.stateful import (
 )
 
 from adapters.openai import (
+    AsyncResponseController,
     CancelToken,
     ControllerConfig,
     CrashPoint,
@@ -204,6 +207,7 @@ class ChainMachine(RuleBasedStateMachine):
         self.crashed = False
         self.store: RunStore | None = None
         self.controller: ResponseController | None = None
+        self.settings: dict[str, Any] = {}  # the process's controller settings
         self.gate = Gate(self.world.clock.advance)
         self.job: Job | None = None
         self.token: CancelToken | None = None
@@ -258,18 +262,24 @@ class ChainMachine(RuleBasedStateMachine):
             retry=RetryPolicy(max_attempts=MAX_ATTEMPTS, base_s=0.05, cap_s=RETRY_CAP_S),
             tool_timeout_s=2.0,
         )
+        self.settings = {
+            "tools": self.tools,
+            "config": config,
+            "clock": w.clock,
+            "wall_clock": w.clock,
+            "store": self.store,
+            "crash_at": crash_at,
+        }
         self.controller = ResponseController(
-            w.api,
-            tools=self.tools,
-            config=config,
-            sleep=self.gate.sleep,
-            clock=w.clock,
-            wall_clock=w.clock,
-            rng=random.Random(self.n),
-            store=self.store,
-            crash_at=crash_at,
+            w.api, sleep=self.gate.sleep, rng=random.Random(self.n), **self.settings
         )
         self.crashed = False
+
+    def _drive(self, method: str, **kw: Any) -> Callable[[], Any]:
+        """The job of a drive: the process's controller's ``run`` or ``recover``."""
+        controller = self.controller
+        assert controller is not None
+        return lambda: getattr(controller, method)(**kw)
 
     def _launch(self, kind: str, job: Callable[[], Any]) -> None:
         w = self.world
@@ -329,15 +339,14 @@ class ChainMachine(RuleBasedStateMachine):
         self._disarm_next_create_faults()
         self.world.sim.add_scenario(name, Scenario(tuple(steps), cancel=_cancel(cancel)))
         self.token = CancelToken()
-        controller, token = self.controller, self.token
-        assert controller is not None
         self._launch(
             "run",
-            lambda: controller.run(
+            self._drive(
+                "run",
                 model="sim-model",
                 input="What does my order cost?",
                 metadata={"scenario": name},
-                cancel_token=token,
+                cancel_token=self.token,
             ),
         )
 
@@ -458,10 +467,8 @@ class ChainMachine(RuleBasedStateMachine):
         assert self.store is not None
         self.store.close()
         self._start_process(crash_at)
-        controller = self.controller
-        assert controller is not None
         self.token = None
-        self._launch("recover", controller.recover)
+        self._launch("recover", self._drive("recover"))
 
     # -- after a release: a drive may have ended -------------------------------------------------
 
@@ -670,6 +677,32 @@ class ChainMachine(RuleBasedStateMachine):
                 self.faults.remove(f)
 
 
+class AsyncChainMachine(ChainMachine):
+    """The same machine over :class:`AsyncResponseController` (the async SDK client over the
+    same loopback HTTP, no keep-alive). Each drive runs its own event loop on the worker thread
+    (``anyio.run``) with a controller of the process's settings (the crash point armed for the
+    process included: one that did not fire is still armed for the next drive); the async
+    ``sleep`` parks the worker in the same :class:`Gate`."""
+
+    def _drive(self, method: str, **kw: Any) -> Callable[[], Any]:
+        settings_, gate, rng = dict(self.settings), self.gate, random.Random(self.n)
+        url = self.world.server.base_url
+
+        async def sleep(seconds: float) -> None:
+            gate.sleep(seconds)
+            await anyio.sleep(0)
+
+        async def main() -> Any:
+            http = openai.DefaultAsyncHttpxClient(limits=httpx2.Limits(max_keepalive_connections=0))
+            async with openai.AsyncOpenAI(
+                base_url=url, api_key=SECRET_KEY, max_retries=0, timeout=10.0, http_client=http
+            ) as client:
+                controller = AsyncResponseController(client, sleep=sleep, rng=rng, **settings_)
+                return await getattr(controller, method)(**kw)
+
+        return lambda: anyio.run(main)
+
+
 #: what the machine exercised, over every example of a test (see the test's coverage check)
 SEEN: Counter[str] = Counter()
 #: the events of the current replayed sequence, in order (see ``_replay``)
@@ -685,24 +718,20 @@ def _event(text: str) -> None:
         event(text)
 
 
-@pytest.mark.slow
-def test_the_chain_controller_keeps_every_invariant_under_interleaved_faults(
-    sim_profile: str,
-) -> None:
-    """Hypothesis interleaves server moves, wire faults and rewrites, tool calls, crashes and
-    cancels with the real chain controller's steps; the chain forms of I1-I9 hold after every
-    step."""
+def _run_machine(machine: type[ChainMachine], sim_profile: str, examples: int) -> None:
+    """Run ``machine`` as a Hypothesis test against the ``sim_profile`` simulator, counting what
+    it went through in :data:`SEEN`."""
     SEEN.clear()
     PROFILE["name"] = sim_profile
     try:
         run_state_machine_as_test(
-            ChainMachine,
+            machine,
             settings=settings(
                 settings.default,
                 # each example drives real HTTP: the ci profile's 400 would take minutes
-                max_examples=min(settings.default.max_examples, 200),
-                # outside CI the examples are fixed, so the coverage checks below cannot fail
-                # by the luck of a seed; CI (the ci profile) draws new ones on every run
+                max_examples=min(settings.default.max_examples, examples),
+                # outside CI the examples are fixed, so the coverage checks cannot fail by the
+                # luck of a seed; CI (the ci profile) draws new ones on every run
                 derandomize=os.environ.get("HYPOTHESIS_PROFILE") != "ci",
                 stateful_step_count=50,
                 deadline=None,
@@ -711,19 +740,42 @@ def test_the_chain_controller_keeps_every_invariant_under_interleaved_faults(
         )
     finally:
         PROFILE["name"] = "reference"
-    print("\nstateful chains:", dict(sorted(SEEN.items())))
+    print(f"\n{machine.__name__}:", dict(sorted(SEEN.items())))
+
+
+@pytest.mark.slow
+def test_the_chain_controller_keeps_every_invariant_under_interleaved_faults(
+    sim_profile: str,
+) -> None:
+    """Hypothesis interleaves server moves, wire faults and rewrites, tool calls, crashes and
+    cancels with the real chain controller's steps; the chain forms of I1-I9 hold after every
+    step."""
+    _run_machine(ChainMachine, sim_profile, 200)
     # the machine really went where it should: not a vacuous pass
     assert SEEN["run outcome: terminal completed"] > 0
     assert SEEN["run ended: CrashPoint"] > 0
     assert SEEN["recover ended: outcome"] > 0
     assert SEEN["recover outcome: outcome_unknown create"] > 0
+    assert SEEN["run raised: first create applied"] > 0
+    assert SEEN["run raised: first create dropped"] > 0
+    assert any(k.startswith("executed") for k in SEEN)
     # a next create whose answer was lost or a 5xx (the ``next_create_*`` faults)
     assert SEEN["run outcome: outcome_unknown submit"] > 0
     assert any(k.startswith("fault fired: next_create") for k in SEEN)
     for kind in ("stale", "unknown_status", "misrouted"):
         assert SEEN[f"rewrite fired: {kind}"] > 0, kind
-    assert SEEN["run raised: first create applied"] > 0
-    assert SEEN["run raised: first create dropped"] > 0
+
+
+@pytest.mark.slow
+def test_the_async_chain_controller_keeps_every_invariant_under_interleaved_faults(
+    sim_profile: str,
+) -> None:
+    """The same machine over ``AsyncResponseController`` (fewer examples: the sync machine
+    covers the kernel they share; this one covers the async pump and client)."""
+    _run_machine(AsyncChainMachine, sim_profile, 60)
+    assert SEEN["run outcome: terminal completed"] > 0
+    assert SEEN["run ended: CrashPoint"] > 0
+    assert SEEN["recover ended: outcome"] > 0
     assert any(k.startswith("executed") for k in SEEN)
 
 
