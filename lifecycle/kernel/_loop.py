@@ -34,7 +34,7 @@ from lifecycle.kernel._errors import CallFailed, DeadlineReached, Stop
 from lifecycle.kernel._finish import settled
 from lifecycle.kernel._messages import Failure, FailureKind, StreamOpened
 from lifecycle.kernel._poll import first_read, poll
-from lifecycle.kernel._rounds import reconcile_submit, tool_round
+from lifecycle.kernel._rounds import reconcile_submit, refuse_resend, tool_round
 from lifecycle.kernel._stream import consume
 
 if TYPE_CHECKING:
@@ -105,7 +105,14 @@ def resume_body(
     d.round = max((e.round for e in ledger.entries.values()), default=0)
     yield from restore_effects(d, started, unfinished, submitted)
     ids = [c.id for c in d.lc.pending_tool_calls]
-    if d.lc.awaiting_client and ids and not d.ledger.pending(ids):
+    checks = d.binding.capabilities.checks_lost_submits
+    if not checks and d.lc.awaiting_client:
+        # an earlier drive may have sent this round in a new object we cannot name, and the
+        # object that asked for it can tell nothing of that (no read can): never sent again
+        yield from refuse_resend(d, ids)
+    if checks and d.lc.awaiting_client and ids and not d.ledger.pending(ids):
+        # (a chain's outputs go out in a new object: the read of the one that asked for them
+        # says nothing of their delivery; its round is answered below)
         settled = yield from reconcile_submit(d, ids)
         if settled:
             return (yield from follow(d))

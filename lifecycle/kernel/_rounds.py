@@ -50,7 +50,7 @@ from lifecycle.kernel._stream import consume
 if TYPE_CHECKING:
     from lifecycle.kernel._drive import Drive
 
-__all__ = ["reconcile_submit", "submit", "tool_round"]
+__all__ = ["reconcile_submit", "refuse_resend", "submit", "tool_round"]
 
 
 def tool_round(d: Drive, calls: Sequence[ToolCall]) -> Flow:
@@ -227,14 +227,7 @@ def _accepted(d: Drive, ids: list[str], value: object) -> Flow:
 def _mark_submitted(d: Drive, ids: Sequence[str]) -> Flow:
     """Where a lost submit cannot be checked: refuse to send an output that an earlier drive
     may have got in (effect log ``submitted``); record the others before they are sent."""
-    again = [c for c in ids if c in d.submitted]
-    if again:
-        yield from d.note(
-            logging.ERROR,
-            "outputs an earlier drive submitted, with no answer on record; not sent again",
-            tool_call_ids=again,
-        )
-        raise Stop(d.ending(EndingKind.OUTCOME_UNKNOWN, detail="submit"))
+    yield from refuse_resend(d, ids)
     for call_id in ids:
         yield from effect(d, call_id, "submitted")
         d.submitted.add(call_id)
@@ -282,3 +275,16 @@ def reconcile_submit(d: Drive, ids: list[str]) -> Flow:
         yield from save(d)
         return True
     return False
+
+
+def refuse_resend(d: Drive, ids: Sequence[str]) -> Flow:
+    """Where a lost submit cannot be checked, end the drive ``outcome_unknown`` (submit) when
+    an earlier drive may have sent any of these outputs (effect log ``submitted``)."""
+    again = [c for c in ids if c in d.submitted]
+    if again:
+        yield from d.note(
+            logging.ERROR,
+            "outputs an earlier drive submitted, with no answer on record; not sent again",
+            tool_call_ids=again,
+        )
+        raise Stop(d.ending(EndingKind.OUTCOME_UNKNOWN, detail="submit"))
