@@ -231,11 +231,6 @@ class ResponseRewriter:
             self.rules.append(rule)
         return rule
 
-    def disarm(self, *kinds: str) -> None:
-        """Disarm the rules of these kinds that have not fired yet."""
-        with self.lock:
-            self.rules = [r for r in self.rules if r.fired is not None or r.kind not in kinds]
-
     def pending(self) -> list[Rewrite]:
         """The armed rules that have not fired yet."""
         with self.lock:
