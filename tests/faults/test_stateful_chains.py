@@ -547,8 +547,14 @@ class ChainMachine(RuleBasedStateMachine):
             # the op id): its intent stays open, and recover() reports it
             assert op_id in intents, f"I7: the create's intent was closed ({error!r})"
         else:
-            _event("run raised: 429s until the deadline")
-            assert self.world.clock() > job.started + OVERALL_S, f"I7: {error!r}"
+            # every try was refused (429, not applied): the retry policy bounds a request's
+            # attempts, and the overall deadline bounds their waits; nothing was created
+            _event("run raised: its create refused (429) past its retries")
+            refused = [s for s in creates if s.refused]
+            overdue = self.world.clock() > job.started + OVERALL_S
+            assert len(refused) >= MAX_ATTEMPTS or overdue, f"I7: {error!r}"
+            assert isinstance(error, openai.RateLimitError) or overdue, f"I7: {error!r}"
+            assert not self.world.responses_of(op_id), "I7: a refused create made a response"
         if self.world.responses_of(op_id):
             assert op_id in intents, "I7: a response exists and its create intent is closed"
 
@@ -906,3 +912,24 @@ def test_regression_recover_takes_a_completed_read_without_its_calls_as_delivery
         lambda m: m.step(sleeps=20),
     )
     assert replay.before("run ended: CrashPoint", "rewrite fired: lost_calls")
+
+
+def test_regression_a_create_refused_past_its_retries_raises_the_rate_limit() -> None:
+    """Found by the machine (its model expected 429s to be retried until the overall deadline):
+    a first create refused with 429 four times in a row (two faults armed, two more while the
+    controller backed off) raises the SDK's ``RateLimitError`` once the retry policy's attempts
+    are spent, as ``RetryPolicy.max_attempts`` documents; nothing was created, and the create
+    was never sent while the server had not refused the previous one."""
+    replay = _replay(
+        lambda m: m.setup(crash_at=None),
+        lambda m: m.http_fault(kind="create_429", retry_after_ms=30),
+        lambda m: m.http_fault(kind="create_429", retry_after_ms=0),
+        lambda m: m.start_run(cancel="confirm", final="answer", first=0.02, rounds=[], work=0.02),
+        lambda m: m.http_fault(kind="create_429", retry_after_ms=30),
+        lambda m: m.step(sleeps=1),
+        lambda m: m.http_fault(kind="create_429", retry_after_ms=0),
+        lambda m: m.step(sleeps=5),
+    )
+    assert replay.trail.count("first create answered 429") == MAX_ATTEMPTS
+    assert "run ended: RateLimitError" in replay.trail
+    assert not replay.outcomes
