@@ -219,6 +219,15 @@ class Script:
         """Pump ``flow`` to its end; returns its result (exceptions propagate)."""
         return self.play_from(flow, next(flow))
 
+    def play_until(self, flow: Flow, op: str) -> ApiCall:
+        """Pump ``flow`` until it asks for the API call ``op``; returns that call, unanswered and
+        not logged (the caller closes the flow: a process that died with it in flight)."""
+        request = next(flow)
+        while not (isinstance(request, ApiCall) and request.op == op):
+            self.log.append(request)
+            request = flow.send(self.reply(request))
+        return request
+
     def play_from(self, flow: Flow, request: Request) -> DriveResult:
         """Pump ``flow`` on from ``request`` (already yielded, not yet answered) to its end."""
         for _ in range(self.max_requests):

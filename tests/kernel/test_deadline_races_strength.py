@@ -67,10 +67,7 @@ def _recorded_round(tools: CountingTools) -> Drive:
     first = chain_drive(tools)
     script = Script().add(ok(response("completed", output=[CALL])))
     flow = first.create(ARGS, op_id="op_1")
-    request = next(flow)
-    while not (isinstance(request, ApiCall) and request.op == "submit"):
-        script.log.append(request)
-        request = flow.send(script.reply(request))
+    script.play_until(flow, "submit")
     flow.close()
     return first
 

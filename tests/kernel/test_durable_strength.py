@@ -10,7 +10,6 @@ import logging
 
 from lifecycle import CallState, RunLifecycle, ToolCall, ToolLedger, ToolOutput
 from lifecycle.kernel import (
-    ApiCall,
     BeginCreate,
     BindCreate,
     CloseRun,
@@ -168,10 +167,7 @@ def test_an_output_an_earlier_drive_may_have_submitted_is_an_error_naming_it(
     first = chain_drive(calc_tools, durable=True)
     script = Script().add(ok(response("completed", output=[CALL])))
     flow = first.create(ARGS, op_id="op_1")
-    request = next(flow)
-    while not (isinstance(request, ApiCall) and request.op == "submit"):
-        script.log.append(request)
-        request = flow.send(script.reply(request))
+    script.play_until(flow, "submit")
     flow.close()
     submitted = [r for r in script.log if isinstance(r, RecordEffect) and r.phase == "submitted"]
     assert [(r.run_id, r.call_id) for r in submitted] == [("resp_1", "call_1")]

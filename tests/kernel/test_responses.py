@@ -151,10 +151,7 @@ def test_an_output_an_earlier_drive_submitted_is_never_sent_again(
     first = chain_drive(calc_tools)
     script = Script().add(ok(response("completed", output=[CALL])))
     flow = first.create(ARGS, op_id="op_1")
-    request = next(flow)
-    while not (isinstance(request, ApiCall) and request.op == "submit"):
-        script.log.append(request)
-        request = flow.send(script.reply(request))
+    script.play_until(flow, "submit")
     flow.close()  # the process died with the submit in flight
     second = chain_drive(calc_tools)
     second.run_id = "resp_1"
