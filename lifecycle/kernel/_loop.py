@@ -107,12 +107,11 @@ def resume_body(
     ids = [c.id for c in d.lc.pending_tool_calls]
     checks = d.binding.capabilities.checks_lost_submits
     if not checks and d.lc.awaiting_client:
-        # an earlier drive may have sent this round in a new object we cannot name, and the
-        # object that asked for it can tell nothing of that (no read can): never sent again
+        # a chain: its outputs go out in a new object, so no read of the one that asked for
+        # them tells their delivery. A round an earlier drive may have sent (in an object we
+        # cannot name) is never sent again; any other is answered below like a new one
         yield from refuse_resend(d, ids)
     if checks and d.lc.awaiting_client and ids and not d.ledger.pending(ids):
-        # (a chain's outputs go out in a new object: the read of the one that asked for them
-        # says nothing of their delivery; its round is answered below)
         settled = yield from reconcile_submit(d, ids)
         if settled:
             return (yield from follow(d))
