@@ -49,7 +49,6 @@ import contextlib
 import logging
 import os
 import random
-import shutil
 import tempfile
 import traceback
 from collections import Counter
@@ -84,17 +83,9 @@ from adapters.openai import (
 )
 from adapters.openai._errors import CRASH_POINTS
 from adapters.simulator import (
-    Answer,
-    CallTools,
     CancelBehaviour,
-    EndIncomplete,
-    Fail,
     Fault,
-    Hang,
-    Queue,
     Scenario,
-    ToolCallSpec,
-    Work,
 )
 from adapters.simulator._records import ApiError
 from adapters.store import EffectPhase, RunStore
@@ -108,7 +99,7 @@ from tests.faults.chain_harness import (
     chain_is_continuous,
 )
 from tests.faults.harness import SECRET_KEY, Effects
-from tests.faults.test_stateful_controller import Gate, _Capture
+from tests.faults.test_stateful_controller import Gate, MachineParts, _Capture
 
 SPEC = RESPONSE_CHAIN
 POLL_S = 0.05  # the simulator's openai-poll-after-ms, in seconds
@@ -152,28 +143,6 @@ JUMPS = st.sampled_from([0.02, 0.1, 1.0, 10.0, 45.0, 700.0])
 CRASHES = st.one_of(st.none(), st.none(), st.none(), st.sampled_from(sorted(CRASH_POINTS)))
 
 
-def _call(kind: str, order: str) -> ToolCallSpec:
-    if kind == "charge":
-        return ToolCallSpec.of("charge", {"order": order})
-    if kind == "bad_json":
-        return ToolCallSpec("charge", '{"order": "' + order)
-    if kind == "wrong_type":
-        return ToolCallSpec.of("charge", {"order": 5, "tag": order})
-    if kind == "unknown":
-        return ToolCallSpec.of("refund", {"order": order})
-    return ToolCallSpec.of("boom", {"order": order})
-
-
-def _final(kind: str, seconds: float) -> Any:
-    if kind == "answer":
-        return Answer("{outputs}", seconds=seconds)
-    if kind == "fail":
-        return Fail(seconds=seconds)
-    if kind == "incomplete":
-        return EndIncomplete(seconds=seconds)
-    return Hang()
-
-
 def _cancel(kind: str) -> CancelBehaviour:
     if kind == "lost_race":  # cancelled at once, then completed anyway a step later
         return CancelBehaviour(outcome="completed")
@@ -191,7 +160,7 @@ class Job:
         self.tried: set[str] = set()  # once-per-drive rules already applied
 
 
-class ChainMachine(RuleBasedStateMachine):
+class ChainMachine(MachineParts, RuleBasedStateMachine):
     """The server (simulator), the wire (faults), one process at a time, and a store."""
 
     def __init__(self) -> None:
@@ -295,21 +264,6 @@ class ChainMachine(RuleBasedStateMachine):
         logging.getLogger("adapters").setLevel(logging.DEBUG)
         self._start_process(crash_at)
 
-    def teardown(self) -> None:
-        """Let a running drive end freely (it must), check it, close the store."""
-        try:
-            if self.gate.running:
-                self.gate.drain()
-                self._job_ended()
-                self.check_all()
-        finally:
-            logging.getLogger().removeHandler(self.capture)
-            logging.getLogger("adapters").setLevel(logging.NOTSET)
-            if self.store is not None:
-                self.store.close()
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.world.__exit__(None, None, None)
-
     # -- the model and the user ------------------------------------------------------------
 
     @precondition(lambda self: not self.gate.running and not self.crashed)
@@ -324,16 +278,7 @@ class ChainMachine(RuleBasedStateMachine):
         self, rounds: list[list[str]], first: float, work: float, final: str, cancel: str
     ) -> None:
         """The user starts a chain; the model's tool calls and ending are drawn for it."""
-        steps: list[Any] = [Queue(first)]
-        for kinds in rounds:
-            calls = []
-            for kind in kinds:
-                self.n += 1
-                calls.append(_call(kind, f"o{self.n}"))
-            steps += [CallTools(tuple(calls), seconds=work), Queue(first)]
-        if not rounds:
-            steps.append(Work(work))
-        steps.append(_final(final, work))
+        steps = self._steps(rounds, first, work, final)
         self.n += 1
         name = f"ch-{id(self)}-{self.n}"
         self._disarm_next_create_faults()

@@ -277,6 +277,50 @@ def _cancel(kind: str) -> CancelBehaviour:
     return CancelBehaviour()
 
 
+class MachineParts:
+    """What the state machines over the real controllers share (this one and the chains'):
+    drawing a scenario's steps, and the teardown. The attributes are each machine's own."""
+
+    def _steps(self, rounds: list[list[str]], first: float, work: float, final: str) -> list[Any]:
+        """The scenario steps for the drawn tool rounds (each call named after a new order)
+        and ending."""
+        steps: list[Any] = [Queue(first)]
+        for kinds in rounds:
+            calls = []
+            for kind in kinds:
+                self.n += 1
+                calls.append(_call(kind, f"o{self.n}"))
+            steps += [CallTools(tuple(calls), seconds=work), Queue(first)]
+        if not rounds:
+            steps.append(Work(work))
+        steps.append(_final(final, work))
+        return steps
+
+    def teardown(self) -> None:
+        """Let a running drive end freely (it must), check it, close the store."""
+        try:
+            if self.gate.running:
+                self.gate.drain()
+                self._job_ended()
+                self.check_all()
+        finally:
+            logging.getLogger().removeHandler(self.capture)
+            logging.getLogger("adapters").setLevel(logging.NOTSET)
+            if self.store is not None:
+                self.store.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.world.__exit__(None, None, None)
+
+    n: int
+    gate: Gate
+    capture: _Capture
+    store: RunStore | None
+    tmp: Path
+    world: Any
+    _job_ended: Callable[[], None]
+    check_all: Callable[[], None]
+
+
 class Job:
     """One drive: ``run()`` of a new run, or ``recover()`` after a restart."""
 
@@ -292,7 +336,7 @@ class Job:
         self.tried: set[str] = set()  # once-per-drive rules already applied
 
 
-class ControllerMachine(RuleBasedStateMachine):
+class ControllerMachine(MachineParts, RuleBasedStateMachine):
     """The server (simulator), the wire (faults, rewrites), one process at a time, and a store."""
 
     def __init__(self) -> None:
@@ -385,21 +429,6 @@ class ControllerMachine(RuleBasedStateMachine):
         self.thread = self.world.thread()
         self._start_process(crash_at)
 
-    def teardown(self) -> None:
-        """Let a running drive end freely (it must), check it, close the store."""
-        try:
-            if self.gate.running:
-                self.gate.drain()
-                self._job_ended()
-                self.check_all()
-        finally:
-            logging.getLogger().removeHandler(self.capture)
-            logging.getLogger("adapters").setLevel(logging.NOTSET)
-            if self.store is not None:
-                self.store.close()
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.world.__exit__(None, None, None)
-
     # -- the model and the user ------------------------------------------------------------
 
     @precondition(lambda self: not self.gate.running and not self.crashed)
@@ -414,16 +443,7 @@ class ControllerMachine(RuleBasedStateMachine):
         self, rounds: list[list[str]], first: float, work: float, final: str, cancel: str
     ) -> None:
         """The user starts a run; the model's tool calls and ending are drawn for it."""
-        steps: list[Any] = [Queue(first)]
-        for kinds in rounds:
-            calls = []
-            for kind in kinds:
-                self.n += 1
-                calls.append(_call(kind, f"o{self.n}"))
-            steps += [CallTools(tuple(calls), seconds=work), Queue(first)]
-        if not rounds:
-            steps.append(Work(work))
-        steps.append(_final(final, work))
+        steps = self._steps(rounds, first, work, final)
         scenario = Scenario(tuple(steps), cancel=_cancel(cancel))
         self.n += 1
         name = f"st-{id(self)}-{self.n}"
